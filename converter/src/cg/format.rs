@@ -1,0 +1,119 @@
+//! Serialisation of the CG: versioned JSON for people and a compact binary form (a magic
+//! header, a version, then the same record in `postcard`'s varint encoding). Both round-trip
+//! exactly.
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+
+use super::{Cg, CgNode, VOCAB_VERSION};
+
+/// Version of the CG file layout.
+pub const FORMAT_VERSION: u32 = 1;
+/// First bytes of a binary CG file.
+pub const MAGIC: &[u8; 8] = b"AIOPCG\0\x01";
+
+/// Why a CG file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("not an aiop CG file")]
+    NotCg,
+    #[error("CG format version {found} is not supported (this build reads {FORMAT_VERSION})")]
+    Version { found: u32 },
+    #[error("CG vocabulary version {found} is not supported (this build knows {VOCAB_VERSION})")]
+    Vocab { found: u32 },
+    #[error("corrupt CG file: {0}")]
+    Corrupt(String),
+    #[error("edge {0}→{1} refers to a missing node")]
+    Edge(u32, u32),
+}
+
+/// The on-disk record.
+#[derive(Serialize, Deserialize, PartialEq, Debug)]
+struct CgRecord {
+    format: String,
+    version: u32,
+    vocab_version: u32,
+    name: String,
+    source: String,
+    nodes: Vec<CgNode>,
+    edges: Vec<[u32; 2]>,
+    warnings: Vec<String>,
+}
+
+fn record(cg: &Cg) -> CgRecord {
+    CgRecord {
+        format: "aiop-cg".into(),
+        version: FORMAT_VERSION,
+        vocab_version: VOCAB_VERSION,
+        name: cg.name.clone(),
+        source: cg.source.clone(),
+        nodes: cg.nodes().cloned().collect(),
+        edges: cg.edges().map(|(a, b)| [a as u32, b as u32]).collect(),
+        warnings: cg.warnings.clone(),
+    }
+}
+
+fn from_record(r: CgRecord) -> Result<Cg, FormatError> {
+    if r.format != "aiop-cg" {
+        return Err(FormatError::NotCg);
+    }
+    if r.version != FORMAT_VERSION {
+        return Err(FormatError::Version { found: r.version });
+    }
+    if r.vocab_version != VOCAB_VERSION {
+        return Err(FormatError::Vocab {
+            found: r.vocab_version,
+        });
+    }
+    let mut graph = DiGraph::with_capacity(r.nodes.len(), r.edges.len());
+    let n = r.nodes.len() as u32;
+    for node in r.nodes {
+        graph.add_node(node);
+    }
+    for [a, b] in r.edges {
+        if a >= n || b >= n {
+            return Err(FormatError::Edge(a, b));
+        }
+        graph.add_edge(NodeIndex::new(a as usize), NodeIndex::new(b as usize), ());
+    }
+    Ok(Cg {
+        name: r.name,
+        source: r.source,
+        graph,
+        warnings: r.warnings,
+    })
+}
+
+/// The CG as pretty-printed JSON.
+pub fn to_json(cg: &Cg) -> String {
+    serde_json::to_string_pretty(&record(cg)).expect("CG records always serialise")
+}
+
+/// Reads a CG from JSON.
+pub fn from_json(text: &str) -> Result<Cg, FormatError> {
+    let r: CgRecord =
+        serde_json::from_str(text).map_err(|e| FormatError::Corrupt(e.to_string()))?;
+    from_record(r)
+}
+
+/// The CG in the compact binary form.
+pub fn to_binary(cg: &Cg) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    out.extend(postcard::to_stdvec(&record(cg)).expect("CG records always serialise"));
+    out
+}
+
+/// Reads a CG from the compact binary form.
+pub fn from_binary(bytes: &[u8]) -> Result<Cg, FormatError> {
+    let body = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or(FormatError::NotCg)?;
+    let r: CgRecord =
+        postcard::from_bytes(body).map_err(|e| FormatError::Corrupt(e.to_string()))?;
+    from_record(r)
+}
+
+/// True when `bytes` start like a binary CG file.
+pub fn is_binary_cg(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}

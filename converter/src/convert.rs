@@ -1,0 +1,222 @@
+//! The converter's entry points: a model file (or bytes) in, a [`Cg`] out.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bytes::Bytes;
+
+use crate::cg::{self, Cg};
+use crate::error::{ConvertError, Result};
+use crate::infer::{self, fact::Fact};
+use crate::ir::{DeclaredDim, Model};
+use crate::onnx;
+
+/// How to bind the dimensions a model leaves open.
+#[derive(Clone, Debug)]
+pub struct ConvertOptions {
+    /// Exact shapes for named inputs (`--input-shape NAME=1,3,224,224`); naming an input also
+    /// marks it as a data input.
+    pub input_shapes: HashMap<String, Vec<u64>>,
+    /// Batch size bound to an open first dimension.
+    pub batch: u64,
+    /// Height and width bound to open spatial dimensions of 4-D inputs.
+    pub resolution: u64,
+}
+
+impl Default for ConvertOptions {
+    fn default() -> Self {
+        ConvertOptions {
+            input_shapes: HashMap::new(),
+            batch: 1,
+            resolution: 224,
+        }
+    }
+}
+
+impl ConvertOptions {
+    /// Parses `NAME=1,3,224,224` and adds it.
+    pub fn add_input_shape(&mut self, spec: &str) -> Result<()> {
+        let (name, dims) = spec
+            .rsplit_once('=')
+            .ok_or_else(|| ConvertError::InputShape(format!("`{spec}` is not NAME=d1,d2,…")))?;
+        let dims = dims
+            .split(',')
+            .map(|d| d.trim().parse::<u64>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| {
+                ConvertError::InputShape(format!(
+                    "`{spec}`: dimensions must be non-negative integers"
+                ))
+            })?;
+        self.input_shapes.insert(name.to_string(), dims);
+        Ok(())
+    }
+}
+
+/// Converts the model file at `path` (ONNX) to a CG named after the file stem.
+pub fn convert_file(path: &Path, options: &ConvertOptions) -> Result<Cg> {
+    if path.is_dir() {
+        return Err(ConvertError::UnknownFormat(
+            "a directory (TensorFlow SavedModel import is not available yet)".into(),
+        ));
+    }
+    let model = match path.extension().and_then(|e| e.to_str()) {
+        Some("pb") | Some("pbtxt") => {
+            return Err(ConvertError::UnknownFormat(
+                "TensorFlow graphs are not supported yet".into(),
+            ));
+        }
+        _ => onnx::read_onnx(path)?,
+    };
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+    let file = path.file_name().and_then(|s| s.to_str()).unwrap_or(stem);
+    convert_model(model, stem, file, options)
+}
+
+/// Converts ONNX bytes (no external data folder) to a CG called `name`.
+pub fn convert_onnx_bytes(bytes: Bytes, name: &str, options: &ConvertOptions) -> Result<Cg> {
+    if looks_like_text(&bytes) {
+        return Err(ConvertError::UnknownFormat(
+            "a text file, not an ONNX model".into(),
+        ));
+    }
+    let model = onnx::parse_onnx(bytes, None)?;
+    convert_model(model, name, name, options)
+}
+
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(512)];
+    !head.is_empty()
+        && head
+            .iter()
+            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+}
+
+/// Infers shapes of a lowered model and builds its CG.
+pub fn convert_model(model: Model, name: &str, file: &str, options: &ConvertOptions) -> Result<Cg> {
+    let graph = &model.graph;
+    for name in options.input_shapes.keys() {
+        if !graph.inputs.iter().any(|i| &i.name == name) {
+            return Err(ConvertError::InputShape(format!(
+                "the model has no input `{name}`"
+            )));
+        }
+    }
+    let data_inputs = data_inputs(&model, options);
+    let mut warnings = model.warnings.clone();
+    let mut seed: HashMap<String, Fact> =
+        HashMap::with_capacity(graph.initializers.len() + graph.inputs.len());
+    for (name, t) in &graph.initializers {
+        seed.insert(
+            name.clone(),
+            Fact::fixed(t.dtype, &t.dims).with_value(t.value.clone()),
+        );
+    }
+    for input in &graph.inputs {
+        if graph.initializers.contains_key(&input.name) {
+            continue;
+        }
+        let is_data = data_inputs.contains(&input.name);
+        let fact = match options.input_shapes.get(&input.name) {
+            Some(dims) => Fact::fixed(input.dtype, dims),
+            None => bind_input(input, is_data, options, &mut warnings),
+        };
+        seed.insert(input.name.clone(), fact);
+    }
+    let inferred = infer::infer(graph, seed)?;
+    let source = if model.producer.is_empty() {
+        file.to_string()
+    } else {
+        format!("{file} ({})", model.producer)
+    };
+    let mut cg = cg::build(graph, &inferred, &data_inputs, name, &source);
+    warnings.append(&mut cg.warnings);
+    cg.warnings = warnings;
+    Ok(cg)
+}
+
+/// Float initializers at most this large are constants of the arithmetic, not weights.
+const WEIGHT_SIZE: u64 = 64;
+
+/// The graph inputs that carry data. Inputs named in `--input-shape` are data; otherwise every
+/// input that is not an initializer, except in weight-stripped exports (no float initializer
+/// larger than a few elements, weights passed as inputs) where only the first input is data.
+pub fn data_inputs(model: &Model, options: &ConvertOptions) -> Vec<String> {
+    let graph = &model.graph;
+    let free: Vec<&str> = graph
+        .inputs
+        .iter()
+        .map(|i| i.name.as_str())
+        .filter(|n| !graph.initializers.contains_key(*n))
+        .collect();
+    let named: Vec<String> = free
+        .iter()
+        .filter(|n| options.input_shapes.contains_key(**n))
+        .map(|n| n.to_string())
+        .collect();
+    if !named.is_empty() {
+        return named;
+    }
+    // Weight-stripped exports (torch's `export_params=False`, `tools/zoo/strip_weights.py`)
+    // pass the weights as inputs after the image and keep no float tensor of weight size.
+    let stripped = !graph
+        .initializers
+        .values()
+        .any(|t| t.dtype.is_float() && t.numel() > WEIGHT_SIZE);
+    if stripped && free.len() > 1 {
+        return free
+            .first()
+            .map(|n| vec![n.to_string()])
+            .unwrap_or_default();
+    }
+    free.iter().map(|n| n.to_string()).collect()
+}
+
+fn bind_input(
+    input: &crate::ir::TensorDecl,
+    is_data: bool,
+    options: &ConvertOptions,
+    warnings: &mut Vec<String>,
+) -> Fact {
+    let Some(shape) = &input.shape else {
+        warnings.push(format!("input `{}` has no declared shape", input.name));
+        return Fact::unknown(input.dtype);
+    };
+    let rank = shape.len();
+    let mut bound = Vec::new();
+    let dims = shape
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match d {
+            DeclaredDim::Fixed(v) => Some(*v),
+            _ if !is_data => None,
+            _ => {
+                let v = match (i, rank) {
+                    (0, _) => Some(options.batch),
+                    (1, 4) => Some(3),
+                    (2 | 3, 4) => Some(options.resolution),
+                    _ => None,
+                };
+                if let Some(v) = v {
+                    bound.push(format!("{}={v}", label(d, i)));
+                }
+                v
+            }
+        })
+        .collect();
+    if !bound.is_empty() {
+        warnings.push(format!(
+            "input `{}`: open dimensions bound to {} (override with --input-shape)",
+            input.name,
+            bound.join(", ")
+        ));
+    }
+    Fact::new(input.dtype, dims)
+}
+
+fn label(d: &DeclaredDim, i: usize) -> String {
+    match d {
+        DeclaredDim::Symbol(s) => s.clone(),
+        _ => format!("dim{i}"),
+    }
+}

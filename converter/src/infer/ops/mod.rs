@@ -1,0 +1,72 @@
+//! Shape (and small-value) rules of the operators, registered by ONNX op type.
+//!
+//! Each module registers the operators it knows; a rule receives the node and the facts of its
+//! inputs and returns one fact per output (fewer is fine: the rest stay unknown).
+
+mod detection;
+mod elementwise;
+mod linalg;
+
+pub use linalg::contraction_macs as linalg_contraction;
+mod nn;
+mod reduce;
+mod resize;
+mod tensor;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::fact::Fact;
+use super::inputs::{Inputs, RuleError};
+use crate::ir::Node;
+
+/// A shape rule.
+pub type Rule = fn(&Node, &Inputs) -> Result<Vec<Fact>, RuleError>;
+
+/// The op-type → rule table that modules fill.
+#[derive(Default)]
+pub struct Registry(HashMap<&'static str, Rule>);
+
+impl Registry {
+    /// Registers `rule` for each op type in `ops`.
+    pub fn add(&mut self, ops: &[&'static str], rule: Rule) {
+        for op in ops {
+            self.0.insert(op, rule);
+        }
+    }
+}
+
+static RULES: LazyLock<HashMap<&'static str, Rule>> = LazyLock::new(|| {
+    let mut r = Registry::default();
+    elementwise::register(&mut r);
+    nn::register(&mut r);
+    linalg::register(&mut r);
+    tensor::register(&mut r);
+    reduce::register(&mut r);
+    resize::register(&mut r);
+    detection::register(&mut r);
+    r.0
+});
+
+/// The rule for `op_type`, if the converter knows the operator.
+pub fn rule(op_type: &str) -> Option<Rule> {
+    RULES.get(op_type).copied()
+}
+
+/// Every op type with a rule, sorted (for documentation and tests).
+pub fn known_ops() -> Vec<&'static str> {
+    let mut ops: Vec<_> = RULES.keys().copied().collect();
+    ops.sort_unstable();
+    ops
+}
+
+/// Resolves a possibly negative `axis` against `rank`.
+pub fn axis(axis: i64, rank: usize) -> Result<usize, RuleError> {
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    if (0..r).contains(&a) {
+        Ok(a as usize)
+    } else {
+        Err(format!("axis {axis} out of range for rank {rank}"))
+    }
+}

@@ -1,0 +1,208 @@
+//! Convolutions and pooling: sliding windows over the spatial dimensions of NCHW tensors.
+
+use super::Registry;
+use crate::infer::fact::{Dim, Fact};
+use crate::infer::inputs::{Inputs, RuleError};
+use crate::ir::Node;
+use crate::value::DType;
+
+pub fn register(r: &mut Registry) {
+    r.add(&["Conv", "ConvInteger", "QLinearConv", "FusedConv"], conv);
+    r.add(&["ConvTranspose"], conv_transpose);
+    r.add(&["MaxPool", "AveragePool", "LpPool"], pool);
+    r.add(
+        &["GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"],
+        global_pool,
+    );
+}
+
+/// Window parameters of a sliding-window operator, one entry per spatial axis.
+pub struct Window {
+    pub kernel: Vec<u64>,
+    pub strides: Vec<u64>,
+    pub dilations: Vec<u64>,
+    /// Begin and end padding.
+    pub pads: Vec<(u64, u64)>,
+    pub auto_pad: String,
+    pub ceil_mode: bool,
+}
+
+impl Window {
+    /// Reads `strides`, `dilations`, `pads`, `auto_pad`, `ceil_mode` for the given kernel.
+    pub fn from_node(node: &Node, kernel: Vec<u64>) -> Result<Window, RuleError> {
+        let n = kernel.len();
+        let list = |name: &str, default: u64| -> Result<Vec<u64>, RuleError> {
+            match node.ints(name) {
+                Some(v) if v.len() == n => v
+                    .iter()
+                    .map(|x| u64::try_from(*x).map_err(|_| format!("negative {name}")))
+                    .collect(),
+                Some(v) if !v.is_empty() => {
+                    Err(format!("{name} has {} values for {n} axes", v.len()))
+                }
+                _ => Ok(vec![default; n]),
+            }
+        };
+        let strides = list("strides", 1)?;
+        let dilations = list("dilations", 1)?;
+        let pads = match node.ints("pads") {
+            Some(p) if p.len() == 2 * n => (0..n)
+                .map(|i| Ok((nonneg(p[i])?, nonneg(p[i + n])?)))
+                .collect::<Result<_, RuleError>>()?,
+            Some(p) if !p.is_empty() => {
+                return Err(format!("pads has {} values for {n} axes", p.len()));
+            }
+            _ => vec![(0, 0); n],
+        };
+        if strides.contains(&0) || dilations.contains(&0) {
+            return Err("zero stride or dilation".into());
+        }
+        Ok(Window {
+            kernel,
+            strides,
+            dilations,
+            pads,
+            auto_pad: node.string("auto_pad").unwrap_or("NOTSET").to_string(),
+            ceil_mode: node.int("ceil_mode").unwrap_or(0) != 0,
+        })
+    }
+
+    /// Output length of spatial axis `i` for an input of length `len`.
+    pub fn output_len(&self, i: usize, len: u64) -> Result<u64, RuleError> {
+        let s = self.strides[i];
+        match self.auto_pad.as_str() {
+            "SAME_UPPER" | "SAME_LOWER" => return Ok(len.div_ceil(s)),
+            "VALID" => {
+                let span = self.dilations[i].saturating_mul(self.kernel[i].saturating_sub(1)) + 1;
+                return Ok(len.saturating_sub(span) / s + 1);
+            }
+            _ => {}
+        }
+        let (pb, pe) = self.pads[i];
+        let padded = len.saturating_add(pb).saturating_add(pe);
+        let span = self.dilations[i].saturating_mul(self.kernel[i].saturating_sub(1)) + 1;
+        if padded < span {
+            return Err(format!("window {span} larger than padded input {padded}"));
+        }
+        let mut out = if self.ceil_mode {
+            (padded - span).div_ceil(s) + 1
+        } else {
+            (padded - span) / s + 1
+        };
+        // The last window must start inside the input or left padding (PyTorch's rule).
+        if self.ceil_mode && (out - 1) * s >= len + pb {
+            out -= 1;
+        }
+        Ok(out)
+    }
+}
+
+fn nonneg(v: i64) -> Result<u64, RuleError> {
+    u64::try_from(v).map_err(|_| format!("negative padding {v}"))
+}
+
+fn spatial(window: &Window, x: &[Dim]) -> Result<Vec<Dim>, RuleError> {
+    x[2..]
+        .iter()
+        .enumerate()
+        .map(|(i, d)| d.map(|len| window.output_len(i, len)).transpose())
+        .collect()
+}
+
+fn conv(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.shape(0)?;
+    let w_index = if node.op_type == "QLinearConv" { 3 } else { 1 };
+    let w = inputs.shape(w_index)?;
+    if x.len() < 3 || w.len() != x.len() {
+        return Err(format!(
+            "input rank {} and weight rank {} do not fit",
+            x.len(),
+            w.len()
+        ));
+    }
+    let kernel = match node.ints("kernel_shape") {
+        Some(k) if !k.is_empty() => k.iter().map(|v| nonneg(*v)).collect::<Result<_, _>>()?,
+        _ => w[2..]
+            .iter()
+            .map(|d| d.ok_or("kernel size unknown".to_string()))
+            .collect::<Result<_, _>>()?,
+    };
+    let window = Window::from_node(node, kernel)?;
+    let mut out = vec![x[0], w[0]];
+    out.extend(spatial(&window, x)?);
+    let dtype = match node.op_type.as_str() {
+        "ConvInteger" => DType::I32,
+        _ => inputs.req(0)?.dtype,
+    };
+    Ok(vec![Fact::new(dtype, out)])
+}
+
+fn conv_transpose(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.shape(0)?;
+    let w = inputs.shape(1)?;
+    if x.len() < 3 || w.len() != x.len() {
+        return Err("input and weight ranks do not fit".into());
+    }
+    let n = x.len() - 2;
+    let group = node.int("group").unwrap_or(1).max(1) as u64;
+    let kernel: Vec<u64> = match node.ints("kernel_shape") {
+        Some(k) if !k.is_empty() => k.iter().map(|v| nonneg(*v)).collect::<Result<_, _>>()?,
+        _ => w[2..]
+            .iter()
+            .map(|d| d.ok_or("kernel size unknown".to_string()))
+            .collect::<Result<_, _>>()?,
+    };
+    let window = Window::from_node(node, kernel)?;
+    let out_pad = node.ints("output_padding").unwrap_or_default();
+    let mut out = vec![x[0], w[1].map(|c| c * group)];
+    if let Some(shape) = node.ints("output_shape").filter(|s| !s.is_empty()) {
+        let tail = &shape[shape.len().saturating_sub(n)..];
+        out.extend(tail.iter().map(|v| u64::try_from(*v).ok()));
+    } else {
+        for i in 0..n {
+            out.push(x[i + 2].map(|len| {
+                let (pb, pe) = window.pads[i];
+                let full = window.strides[i] * len.saturating_sub(1)
+                    + out_pad.get(i).copied().unwrap_or(0).max(0) as u64
+                    + (window.kernel[i].saturating_sub(1)) * window.dilations[i]
+                    + 1;
+                match window.auto_pad.as_str() {
+                    "SAME_UPPER" | "SAME_LOWER" => len * window.strides[i],
+                    _ => full.saturating_sub(pb + pe),
+                }
+            }));
+        }
+    }
+    Ok(vec![Fact::new(inputs.req(0)?.dtype, out)])
+}
+
+fn pool(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.shape(0)?;
+    if x.len() < 3 {
+        return Err(format!("pooling needs rank ≥ 3, got {}", x.len()));
+    }
+    let kernel = node
+        .ints("kernel_shape")
+        .ok_or("no kernel_shape")?
+        .iter()
+        .map(|v| nonneg(*v))
+        .collect::<Result<Vec<_>, _>>()?;
+    if kernel.len() != x.len() - 2 {
+        return Err("kernel_shape does not match the input rank".into());
+    }
+    let window = Window::from_node(node, kernel)?;
+    let mut out = vec![x[0], x[1]];
+    out.extend(spatial(&window, x)?);
+    let y = Fact::new(inputs.req(0)?.dtype, out.clone());
+    Ok(vec![y, Fact::new(DType::I64, out)])
+}
+
+fn global_pool(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.shape(0)?;
+    if x.len() < 2 {
+        return Err("global pooling needs rank ≥ 2".into());
+    }
+    let mut out = x[..2].to_vec();
+    out.extend(std::iter::repeat_n(Some(1), x.len() - 2));
+    Ok(vec![Fact::new(inputs.req(0)?.dtype, out)])
+}

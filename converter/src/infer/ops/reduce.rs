@@ -1,0 +1,82 @@
+//! Reductions over axes (ReduceMean, ReduceSum, …) and ArgMax/ArgMin.
+
+use super::{Registry, axis};
+use crate::infer::fact::{Dim, Fact};
+use crate::infer::inputs::{Inputs, RuleError};
+use crate::ir::Node;
+use crate::value::{DType, Value};
+
+pub fn register(r: &mut Registry) {
+    r.add(
+        &[
+            "ReduceMean",
+            "ReduceSum",
+            "ReduceMax",
+            "ReduceMin",
+            "ReduceProd",
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceLogSum",
+            "ReduceLogSumExp",
+            "ReduceSumSquare",
+        ],
+        reduce,
+    );
+    r.add(&["ArgMax", "ArgMin"], arg_reduce);
+}
+
+fn reduced(shape: &[Dim], axes: &[usize], keep: bool) -> Vec<Dim> {
+    shape
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| match (axes.contains(&i), keep) {
+            (false, _) => Some(*d),
+            (true, true) => Some(Some(1)),
+            (true, false) => None,
+        })
+        .collect()
+}
+
+fn reduce(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.req(0)?;
+    let shape = inputs.shape(0)?;
+    let keep = node.int("keepdims").unwrap_or(1) != 0;
+    let axes = match inputs.get(1) {
+        Some(_) => Some(inputs.ints(1)?),
+        None => node.ints("axes").map(<[i64]>::to_vec),
+    };
+    let axes: Vec<usize> = match axes {
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .map(|v| axis(*v, shape.len()))
+            .collect::<Result<_, _>>()?,
+        _ if node.int("noop_with_empty_axes").unwrap_or(0) != 0 => vec![],
+        _ => (0..shape.len()).collect(),
+    };
+    let dims = reduced(shape, &axes, keep);
+    // Products, sums, minima and maxima of whole shape vectors appear in exported shape code.
+    let value = x
+        .value
+        .as_ref()
+        .filter(|v| v.shape.len() == 1 && axes == [0])
+        .and_then(|v| {
+            let ints = v.as_ints();
+            let r = match node.op_type.as_str() {
+                "ReduceProd" => ints.iter().try_fold(1i64, |a, b| a.checked_mul(*b)),
+                "ReduceSum" => ints.iter().try_fold(0i64, |a, b| a.checked_add(*b)),
+                "ReduceMax" => ints.iter().max().copied(),
+                "ReduceMin" => ints.iter().min().copied(),
+                _ => None,
+            }?;
+            Value::int(if keep { vec![1] } else { vec![] }, vec![r])
+        });
+    let value = value.filter(|_| !x.dtype.is_float());
+    Ok(vec![Fact::new(x.dtype, dims).with_value(value)])
+}
+
+fn arg_reduce(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let shape = inputs.shape(0)?;
+    let a = axis(node.int("axis").unwrap_or(0), shape.len())?;
+    let keep = node.int("keepdims").unwrap_or(1) != 0;
+    Ok(vec![Fact::new(DType::I64, reduced(shape, &[a], keep))])
+}

@@ -1,0 +1,24 @@
+//! aiop-converter: model files (ONNX) → computational graphs (CG) with shapes, MACs and params.
+//!
+//! ```no_run
+//! let cg = aiop_converter::convert_file("resnet50.onnx".as_ref(), &Default::default())?;
+//! println!("{} nodes, {} MACs, {} params", cg.node_count(), cg.macs(), cg.params());
+//! # Ok::<(), aiop_converter::ConvertError>(())
+//! ```
+//!
+//! Layers, from the file up: [`onnx`] decodes and lowers to [`ir`]; [`infer`] computes a fact
+//! (type, shape, small values) for every tensor with per-op rules; [`cg`] keeps the operations
+//! on the data path and counts costs; [`render`] draws the result.
+
+pub mod cg;
+mod convert;
+pub mod error;
+pub mod infer;
+pub mod ir;
+pub mod onnx;
+pub mod render;
+pub mod value;
+
+pub use cg::{Cg, CgNode, OpCategory, ShapeStatus};
+pub use convert::{ConvertOptions, convert_file, convert_model, convert_onnx_bytes, data_inputs};
+pub use error::ConvertError;

@@ -1,0 +1,221 @@
+//! `aiop convert`: one model to a CG file, or a whole directory of models in parallel.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use aiop_converter::cg::format;
+use aiop_converter::{Cg, ConvertOptions};
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{EXIT_BAD_INPUT, ModelOptions, encode_for, load_cg, write_atomic};
+
+/// Arguments of `aiop convert`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A model file (.onnx) or a directory searched recursively for models.
+    model: PathBuf,
+    /// Output file (`.json` → JSON, anything else → compact binary); for a directory, the
+    /// output directory. Default: `<model stem>.cg.json` in the current directory.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Encoding of the files written for a directory.
+    #[arg(long, value_enum, default_value_t = Encoding::Binary)]
+    format: Encoding,
+    /// Worker threads for a directory (default: all cores).
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    model_options: ModelOptions,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq)]
+enum Encoding {
+    Binary,
+    Json,
+}
+
+/// Runs `aiop convert`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let options = args.model_options.to_options()?;
+    if args.model.is_dir() {
+        let out = args
+            .output
+            .clone()
+            .context("converting a directory needs -o OUTDIR")?;
+        return convert_dir(&args, &out, &options);
+    }
+    let cg = load_cg(&args.model, &options)?;
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.cg.json", cg.name)));
+    write_atomic(&out, &encode_for(&out, &cg))?;
+    println!(
+        "{} → {}: {} nodes, {} MACs, {} params, {} unknown shapes",
+        args.model.display(),
+        out.display(),
+        cg.node_count(),
+        cg.macs(),
+        cg.params(),
+        cg.unknown_shapes()
+    );
+    for w in &cg.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One model's line in `report.json`.
+#[derive(Serialize)]
+struct Entry {
+    file: String,
+    status: &'static str,
+    error: Option<String>,
+    output: Option<String>,
+    nodes: usize,
+    macs: u64,
+    params: u64,
+    unknown_shapes: usize,
+    warnings: usize,
+    millis: f64,
+}
+
+/// Model files under `dir`, sorted.
+pub fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            let ft = e.file_type()?;
+            if ft.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "onnx") {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<ExitCode> {
+    let models = find_models(&args.model)?;
+    if models.is_empty() {
+        bail!("no .onnx files under {}", args.model.display());
+    }
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()?;
+    let bar = ProgressBar::new(models.len() as u64).with_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    let ext = if args.format == Encoding::Json {
+        "cg.json"
+    } else {
+        "cg"
+    };
+    let start = Instant::now();
+    let entries: Vec<Entry> = pool.install(|| {
+        models
+            .par_iter()
+            .map(|model| {
+                let t = Instant::now();
+                let rel = model.strip_prefix(&args.model).unwrap_or(model);
+                let out = out_dir.join(rel).with_extension(ext);
+                let result = load_cg(model, options).and_then(|cg| {
+                    write_atomic(&out, &encode(&cg, args.format))?;
+                    Ok(cg)
+                });
+                let millis = t.elapsed().as_secs_f64() * 1e3;
+                bar.inc(1);
+                bar.set_message(rel.display().to_string());
+                let entry = match result {
+                    Ok(cg) => {
+                        let status = if cg.unknown_shapes() > 0 {
+                            "partial"
+                        } else {
+                            "ok"
+                        };
+                        bar.println(format!(
+                            "{status:>7}  {}  {} nodes  {} MACs  {} params{}",
+                            rel.display(),
+                            cg.node_count(),
+                            cg.macs(),
+                            cg.params(),
+                            if cg.unknown_shapes() > 0 {
+                                format!("  ({} unknown shapes)", cg.unknown_shapes())
+                            } else {
+                                String::new()
+                            }
+                        ));
+                        Entry {
+                            file: rel.display().to_string(),
+                            status,
+                            error: None,
+                            output: Some(out.display().to_string()),
+                            nodes: cg.node_count(),
+                            macs: cg.macs(),
+                            params: cg.params(),
+                            unknown_shapes: cg.unknown_shapes(),
+                            warnings: cg.warnings.len(),
+                            millis,
+                        }
+                    }
+                    Err(e) => {
+                        bar.println(format!(" failed  {}  {e:#}", rel.display()));
+                        Entry {
+                            file: rel.display().to_string(),
+                            status: "failed",
+                            error: Some(format!("{e:#}")),
+                            output: None,
+                            nodes: 0,
+                            macs: 0,
+                            params: 0,
+                            unknown_shapes: 0,
+                            warnings: 0,
+                            millis,
+                        }
+                    }
+                };
+                entry
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let failed = entries.iter().filter(|e| e.status == "failed").count();
+    let partial = entries.iter().filter(|e| e.status == "partial").count();
+    let report = out_dir.join("report.json");
+    write_atomic(&report, serde_json::to_string_pretty(&entries)?.as_bytes())?;
+    println!(
+        "converted {} of {} models in {:.1?} ({} complete, {} with unknown shapes, {} failed); report: {}",
+        entries.len() - failed,
+        entries.len(),
+        start.elapsed(),
+        entries.len() - failed - partial,
+        partial,
+        failed,
+        report.display()
+    );
+    Ok(if failed > 0 {
+        ExitCode::from(EXIT_BAD_INPUT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn encode(cg: &Cg, encoding: Encoding) -> Vec<u8> {
+    match encoding {
+        Encoding::Json => format::to_json(cg).into_bytes(),
+        Encoding::Binary => format::to_binary(cg),
+    }
+}

@@ -1,0 +1,118 @@
+//! The CLI's subcommands and what they share: model options, loading, atomic writes.
+
+pub mod convert;
+pub mod inspect;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+
+use aiop_converter::cg::format;
+use aiop_converter::{Cg, ConvertError, ConvertOptions};
+use anyhow::{Context, Result};
+
+/// Exit status for a model the converter rejects.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// A model file the converter could not read, with its path (one line).
+#[derive(Debug)]
+pub struct BadInput {
+    pub path: PathBuf,
+    pub error: ConvertError,
+}
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// 2 for rejected models, 1 for anything else.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<BadInput>().is_some() {
+        EXIT_BAD_INPUT
+    } else {
+        1
+    }
+}
+
+/// Options that bind a model's open dimensions.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelOptions {
+    /// Exact shape of an input, e.g. `input=1,3,224,224` (repeatable; marks it as data).
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shape: Vec<String>,
+    /// Batch size bound to an open first dimension.
+    #[arg(long, default_value_t = 1)]
+    pub batch: u64,
+    /// Height/width bound to open spatial dimensions of image inputs.
+    #[arg(long, default_value_t = 224)]
+    pub resolution: u64,
+}
+
+impl ModelOptions {
+    /// The converter options these flags describe.
+    pub fn to_options(&self) -> Result<ConvertOptions> {
+        let mut o = ConvertOptions {
+            batch: self.batch,
+            resolution: self.resolution,
+            ..Default::default()
+        };
+        for spec in &self.input_shape {
+            o.add_input_shape(spec)?;
+        }
+        Ok(o)
+    }
+}
+
+/// Converts a model file, or reads a CG file (`.json` or binary) as is.
+pub fn load_cg(path: &Path, options: &ConvertOptions) -> Result<Cg> {
+    let bad = |error| BadInput {
+        path: path.to_path_buf(),
+        error,
+    };
+    if path.is_file() {
+        let mut head = [0u8; 8];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .unwrap_or(0);
+        if format::is_binary_cg(&head[..n]) {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            return format::from_binary(&bytes).with_context(|| format!("{}", path.display()));
+        }
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            return format::from_json(&text).with_context(|| format!("{}", path.display()));
+        }
+    }
+    Ok(aiop_converter::convert_file(path, options).map_err(bad)?)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, so that a failure
+/// never leaves a partial file behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The CG encoded by the output path's extension: JSON for `.json`, binary otherwise.
+pub fn encode_for(path: &Path, cg: &Cg) -> Vec<u8> {
+    if path.extension().is_some_and(|e| e == "json") {
+        format::to_json(cg).into_bytes()
+    } else {
+        format::to_binary(cg)
+    }
+}

@@ -1,0 +1,41 @@
+//! `aiop`: convert vision networks to computational graphs and inspect them.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Convert vision networks (ONNX) to computational graphs with shapes, MACs and params.
+#[derive(Parser)]
+#[command(name = "aiop", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert a model (or a directory of models) to CG files.
+    Convert(commands::convert::Args),
+    /// Print a summary of a model or CG file.
+    Inspect(commands::inspect::Args),
+    /// Draw a model's CG as SVG or Graphviz DOT.
+    Render(commands::render::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Convert(a) => commands::convert::run(a),
+        Command::Inspect(a) => commands::inspect::run(a),
+        Command::Render(a) => commands::render::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(commands::exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Export timm models (random weights, pretrained=False, no downloads) to ONNX.
+
+Candidates are the architectures of ``timm.list_models()`` that appear in the
+``arch`` column of the timm ImageNet results table (``--csv``, default
+/work/shared/data/timm/timm_imagenet_flat.csv). Select them with
+``--models a,b`` (explicit, not restricted to the CSV), ``--sample N --seed S``
+(deterministic random sample of the sorted candidates) and/or ``--limit N``
+(first N of the selection). The input resolution is the model's
+``pretrained_cfg['input_size']`` (224 when missing); batch 1, eval mode.
+
+By default the exports are weight-stripped (``export_params=False``: parameters
+become graph inputs); ``--with-weights`` keeps them.
+
+Examples:
+    export_timm.py --out ~/.cache/aiop/zoo/timm --sample 70 --seed 1
+    export_timm.py --out /tmp/timm --models resnet50,vit_base_patch16_224
+
+Each model runs in its own subprocess with a timeout (``--timeout``, 600 s);
+existing files are skipped; ``<out>/manifest.json`` records the result of every
+model (name, task, file, input_shape, status, error, seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import sys
+from pathlib import Path
+
+# timm's fused attention uses F.scaled_dot_product_attention; the plain
+# (unfused) path exports to ordinary MatMul/Softmax ops.
+os.environ.setdefault("TIMM_FUSED_ATTN", "0")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import zoo_runner  # noqa: E402
+
+DEFAULT_OPSET = 18
+DEFAULT_CSV = "/work/shared/data/timm/timm_imagenet_flat.csv"
+
+
+def csv_archs(path: str) -> set[str]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if "arch" not in (reader.fieldnames or []):
+            sys.exit(f"{path}: no 'arch' column (header: {reader.fieldnames})")
+        return {row["arch"] for row in reader if row["arch"]}
+
+
+def input_size_of(cfg) -> list[int]:
+    size = None
+    if cfg is not None:
+        size = cfg.get("input_size") if isinstance(cfg, dict) else getattr(cfg, "input_size", None)
+    if not size:
+        size = (3, 224, 224)
+    return [1, *[int(v) for v in size]]
+
+
+def plan(args) -> list[dict]:
+    import timm
+
+    if args.models:
+        names = zoo_runner.split_list(args.models)
+        known = set(timm.list_models())
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            print(f"warning: not in timm.list_models(): {unknown}", file=sys.stderr)
+    else:
+        names = sorted(set(timm.list_models()) & csv_archs(args.csv))
+        if args.sample:
+            names = random.Random(args.seed).sample(names, min(args.sample, len(names)))
+    if args.limit:
+        names = names[: args.limit]
+    jobs = []
+    for n in names:
+        try:
+            cfg = timm.models.get_pretrained_cfg(n)
+        except Exception:  # noqa: BLE001
+            cfg = None
+        jobs.append({"name": n, "task": "classification", "file": f"{n}{args.suffix}.onnx",
+                     "input_shape": input_size_of(cfg)})
+    return jobs
+
+
+def export(job: dict, tmp_path: str, args) -> dict:
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    if hasattr(torch.backends, "mha"):
+        torch.backends.mha.set_fastpath_enabled(False)
+    model = timm.create_model(job["name"], pretrained=False).eval()
+    shape = input_size_of(getattr(model, "pretrained_cfg", None))
+    x = torch.rand(*shape)
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (x,),
+            tmp_path,
+            dynamo=False,
+            export_params=args.with_weights,
+            # no de-duplication of equal-valued (random-init) parameters when stripped
+            keep_initializers_as_inputs=not args.with_weights,
+            opset_version=args.opset or DEFAULT_OPSET,
+            do_constant_folding=True,
+            input_names=["input"],
+            output_names=["logits"],
+        )
+    return {"input_shape": shape, "with_weights": bool(args.with_weights)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    zoo_runner.add_common_args(p)
+    p.add_argument("--csv", default=DEFAULT_CSV, help="timm results CSV with an 'arch' column")
+    p.add_argument("--sample", type=int, default=0, help="random sample of N candidate architectures")
+    p.add_argument("--seed", type=int, default=0, help="seed for --sample")
+    p.add_argument("--limit", type=int, default=0, help="keep only the first N selected models")
+    p.add_argument("--suffix", default="", help="file name suffix")
+    args = p.parse_args(argv)
+    if args.worker:
+        return zoo_runner.run_worker(args, export)
+    return zoo_runner.run_driver(os.path.abspath(__file__), plan(args), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
