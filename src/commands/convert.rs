@@ -139,7 +139,7 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
                 let millis = t.elapsed().as_secs_f64() * 1e3;
                 bar.inc(1);
                 bar.set_message(rel.display().to_string());
-                let entry = match result {
+                match result {
                     Ok(cg) => {
                         let status = if cg.unknown_shapes() > 0 {
                             "partial"
@@ -186,8 +186,7 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
                             millis,
                         }
                     }
-                };
-                entry
+                }
             })
             .collect()
     });

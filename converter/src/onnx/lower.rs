@@ -19,6 +19,19 @@ use super::proto::{
 const FLOAT_FOLD_LIMIT: usize = 64;
 /// How deeply model-local functions may call each other before the importer gives up inlining.
 const MAX_FUNCTION_DEPTH: usize = 16;
+/// Most elements a declared tensor may have (2^36 ≈ 69 billion, 250 GiB of floats); larger
+/// declarations are corrupt or hostile.
+pub const MAX_TENSOR_ELEMENTS: u64 = 1 << 36;
+
+fn check_size(kind: &str, name: &str, dims: &[u64]) -> Result<()> {
+    let n = dims.iter().try_fold(1u64, |a, d| a.checked_mul(*d));
+    match n {
+        Some(n) if n <= MAX_TENSOR_ELEMENTS => Ok(()),
+        _ => Err(ConvertError::Invalid(format!(
+            "{kind} `{name}` declares dimensions {dims:?}, more than {MAX_TENSOR_ELEMENTS} elements"
+        ))),
+    }
+}
 
 struct Lowerer<'a> {
     model_dir: Option<&'a Path>,
@@ -83,6 +96,18 @@ impl Lowerer<'_> {
                     },
                 );
             }
+        }
+        for v in g.input.iter().chain(&g.output).chain(&g.value_info) {
+            let dims: Vec<u64> = decl(v.clone())
+                .shape
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|d| match d {
+                    DeclaredDim::Fixed(x) => Some(*x),
+                    _ => None,
+                })
+                .collect();
+            check_size("value", &v.name, &dims)?;
         }
         let mut nodes = Vec::with_capacity(g.node.len());
         for n in g.node {
@@ -239,6 +264,17 @@ impl Lowerer<'_> {
     fn tensor(&mut self, t: TensorProto) -> Result<ConstTensor> {
         let dtype = DType::from_onnx(t.data_type);
         let dims = checked_dims(&t.name, &t.dims)?;
+        check_size("tensor", &t.name, &dims)?;
+        if let Some(size) = dtype.size_of()
+            && !t.raw_data.is_empty()
+            && (t.raw_data.len() as u64) != dims.iter().product::<u64>() * size as u64
+        {
+            return Err(ConvertError::Invalid(format!(
+                "tensor `{}` has {} bytes of data for dimensions {dims:?}",
+                t.name,
+                t.raw_data.len()
+            )));
+        }
         let numel = dims
             .iter()
             .try_fold(1usize, |a, d| a.checked_mul(usize::try_from(*d).ok()?));

@@ -3,6 +3,7 @@
 mod external;
 mod lower;
 pub mod proto;
+pub mod writer;
 
 use std::path::Path;
 

@@ -1,0 +1,187 @@
+//! Bad input: every broken or hostile file gets a one-line error naming the file, exit code 2,
+//! no panic, and nothing is read outside the model's folder.
+
+mod common;
+
+use std::path::Path;
+
+use aiop_converter::onnx::writer::{ModelBuilder, attr_int, attr_ints, external_tensor};
+use aiop_converter::value::DType;
+use common::{aiop, text};
+
+fn small_conv() -> ModelBuilder {
+    let mut m = ModelBuilder::new(17);
+    m.input("x", DType::F32, &[1, 3, 8, 8])
+        .weight("w", &[4, 3, 3, 3])
+        .node(
+            "Conv",
+            &["x", "w"],
+            &["y"],
+            vec![attr_ints("pads", &[1, 1, 1, 1])],
+        )
+        .node("Relu", &["y"], &["z"], vec![])
+        .output("z");
+    m
+}
+
+/// Asserts that `aiop inspect file` fails cleanly with `needle` in a one-line message.
+fn rejects(file: &Path, needle: &str) {
+    let o = aiop(&["inspect", file.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "exit code for {}: {out}{err}",
+        file.display()
+    );
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {err}");
+    assert!(
+        lines[0].contains(file.file_name().unwrap().to_str().unwrap()),
+        "names the file: {err}"
+    );
+    assert!(lines[0].contains(needle), "`{needle}` expected in: {err}");
+}
+
+#[test]
+fn a_valid_hand_made_model_converts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("ok.onnx");
+    std::fs::write(&f, small_conv().to_bytes()).unwrap();
+    let o = aiop(&["inspect", f.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["macs"], 4 * 8 * 8 * 3 * 9);
+    assert_eq!(v["params"], 4 * 3 * 9);
+    assert_eq!(v["unknown_shapes"], 0);
+}
+
+#[test]
+fn truncated_random_and_text_files_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = small_conv().to_bytes();
+    let truncated = dir.path().join("truncated.onnx");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    rejects(&truncated, "not a valid ONNX file");
+
+    let random = dir.path().join("random.onnx");
+    let mut state = 0x9E3779B97F4A7C15u64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(&random, noise).unwrap();
+    rejects(&random, "");
+
+    let textfile = dir.path().join("notes.onnx");
+    std::fs::write(&textfile, "this is not a model\n").unwrap();
+    rejects(&textfile, "");
+
+    let empty = dir.path().join("empty.onnx");
+    std::fs::write(&empty, b"").unwrap();
+    rejects(&empty, "no graph");
+}
+
+#[test]
+fn absurd_dimensions_are_rejected_without_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = ModelBuilder::new(17);
+    m.input("x", DType::F32, &[1, 3, 8, 8])
+        .weight_input("w", &[1 << 40, 3, 3, 3])
+        .node("Conv", &["x", "w"], &["y"], vec![])
+        .output("y");
+    let f = dir.path().join("huge.onnx");
+    std::fs::write(&f, m.to_bytes()).unwrap();
+    rejects(&f, "more than");
+}
+
+#[test]
+fn cycles_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = ModelBuilder::new(17);
+    m.input("x", DType::F32, &[1, 3, 8, 8])
+        .node("Add", &["x", "b"], &["a"], vec![])
+        .node("Relu", &["a"], &["b"], vec![])
+        .output("b");
+    let f = dir.path().join("cycle.onnx");
+    std::fs::write(&f, m.to_bytes()).unwrap();
+    rejects(&f, "cycle");
+}
+
+#[test]
+fn external_data_cannot_leave_the_model_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let model_dir = root.path().join("model");
+    std::fs::create_dir(&model_dir).unwrap();
+    // A secret next to the model folder that a hostile path would try to reach.
+    std::fs::write(root.path().join("secret.bin"), vec![7u8; 432]).unwrap();
+    for (name, location) in [
+        ("dotdot.onnx", "../secret.bin".to_string()),
+        ("passwd.onnx", "../../etc/passwd".to_string()),
+        (
+            "absolute.onnx",
+            root.path().join("secret.bin").display().to_string(),
+        ),
+    ] {
+        let mut m = small_conv();
+        m.initializer(external_tensor("w2", &[4, 4, 3, 3], &location, 0, 576))
+            .node("Conv", &["z", "w2"], &["z2"], vec![attr_int("group", 1)])
+            .output("z2");
+        let f = model_dir.join(name);
+        std::fs::write(&f, m.to_bytes()).unwrap();
+        rejects(&f, "outside the model's folder");
+    }
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(root.path().join("secret.bin"), model_dir.join("link.bin"))
+            .unwrap();
+        let mut m = small_conv();
+        m.initializer(external_tensor("w2", &[4, 4, 3, 3], "link.bin", 0, 576))
+            .node("Conv", &["z", "w2"], &["z2"], vec![])
+            .output("z2");
+        let f = model_dir.join("symlink.onnx");
+        std::fs::write(&f, m.to_bytes()).unwrap();
+        rejects(&f, "outside the model's folder");
+    }
+}
+
+#[test]
+fn external_data_inside_the_folder_is_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("weights.bin"), vec![0u8; 576]).unwrap();
+    let mut m = small_conv();
+    m.initializer(external_tensor("w2", &[4, 4, 3, 3], "weights.bin", 0, 576))
+        .node("Conv", &["z", "w2"], &["z2"], vec![])
+        .output("z2");
+    let f = dir.path().join("external.onnx");
+    std::fs::write(&f, m.to_bytes()).unwrap();
+    let o = aiop(&["inspect", f.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["params"], 4 * 3 * 9 + 4 * 4 * 9);
+}
+
+#[test]
+fn unsupported_ops_give_a_partial_graph_with_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = small_conv();
+    m.node("MysteryOp", &["z"], &["q"], vec![])
+        .node("Relu", &["q"], &["r"], vec![])
+        .output("r");
+    let f = dir.path().join("mystery.onnx");
+    std::fs::write(&f, m.to_bytes()).unwrap();
+    let o = aiop(&["inspect", f.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ops"]["other"], 1);
+    assert_eq!(
+        v["unknown_shapes"], 3,
+        "MysteryOp, the Relu after it and the output"
+    );
+    assert!(v["warnings"][0].as_str().unwrap().contains("MysteryOp"));
+}
