@@ -259,9 +259,16 @@ pub fn to_svg(cg: &Cg, opts: &RenderOptions) -> String {
         let ((x1, y1), (x2, y2)) = (center(*a), center(*b));
         let (y1, y2) = (y1 + bh / 2.0, y2 - bh / 2.0);
         let my = (y1 + y2) / 2.0;
+        // Edges that skip layers bow out to the right instead of hiding behind boxes.
+        let bow = if layer[*b] > layer[*a] + 1 {
+            bw * 0.75
+        } else {
+            0.0
+        };
+        let (c1, c2) = (x1 + bow, x2 + bow);
         let _ = writeln!(
             s,
-            r##"<path d="M{x1:.1},{y1:.1} C{x1:.1},{my:.1} {x2:.1},{my:.1} {x2:.1},{y2:.1}" fill="none" stroke="#666" stroke-width="1" marker-end="url(#a)"/>"##
+            r##"<path d="M{x1:.1},{y1:.1} C{c1:.1},{my:.1} {c2:.1},{my:.1} {x2:.1},{y2:.1}" fill="none" stroke="#666" stroke-width="1" marker-end="url(#a)"/>"##
         );
     }
     for (i, b) in l.blocks.iter().enumerate() {

@@ -92,6 +92,8 @@ def export(job: dict, tmp_path: str, args) -> dict:
     if hasattr(torch.backends, "mha"):
         torch.backends.mha.set_fastpath_enabled(False)
     model = timm.create_model(job["name"], pretrained=False).eval()
+    if args.with_weights:
+        zoo_runner.perturb_weights(model)
     shape = input_size_of(getattr(model, "pretrained_cfg", None))
     x = torch.rand(*shape)
     with torch.no_grad():
@@ -104,7 +106,13 @@ def export(job: dict, tmp_path: str, args) -> dict:
             # no de-duplication of equal-valued (random-init) parameters when stripped
             keep_initializers_as_inputs=not args.with_weights,
             opset_version=args.opset or DEFAULT_OPSET,
-            do_constant_folding=True,
+            # Keep the network as written: no Conv+BN fusion (training=PRESERVE on an eval
+            # model exports inference-mode BatchNorm) and no folding of weights into new
+            # constants (a folded `table[index]` gather or attention mask would otherwise
+            # pass for a parameter). --fold gives the exporter's defaults, as third-party
+            # files usually have them.
+            do_constant_folding=args.fold,
+            training=torch.onnx.TrainingMode.EVAL if args.fold else torch.onnx.TrainingMode.PRESERVE,
             input_names=["input"],
             output_names=["logits"],
         )

@@ -118,6 +118,8 @@ def export(job: dict, tmp_path: str, args) -> dict:
     if hasattr(torch.backends, "mha"):
         torch.backends.mha.set_fastpath_enabled(False)
     model = build(job).eval()
+    if args.with_weights:
+        zoo_runner.perturb_weights(model)
     x = torch.rand(*job["input_shape"])
     task = job["task"]
     with torch.no_grad():
@@ -146,7 +148,13 @@ def export(job: dict, tmp_path: str, args) -> dict:
             # unrelated layers share one parameter input in weight-stripped exports.
             keep_initializers_as_inputs=not args.with_weights,
             opset_version=args.opset or DEFAULT_OPSET,
-            do_constant_folding=True,
+            # Keep the network as written: no Conv+BN fusion (training=PRESERVE on an eval
+            # model exports inference-mode BatchNorm) and no folding of weights into new
+            # constants (a folded `table[index]` gather or attention mask would otherwise
+            # pass for a parameter). --fold gives the exporter's defaults, as third-party
+            # files usually have them.
+            do_constant_folding=args.fold,
+            training=torch.onnx.TrainingMode.EVAL if args.fold else torch.onnx.TrainingMode.PRESERVE,
             input_names=input_names,
             output_names=output_names,
         )

@@ -43,8 +43,11 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default="", help="comma-separated model names (filter)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset version")
     p.add_argument("--with-weights", action="store_true",
-                   help="keep parameters as initializers (default: weight-stripped, "
-                        "parameters become graph inputs)")
+                   help="keep parameters as initializers, jittered so that no two are "
+                        "identical (default: weight-stripped, parameters become graph inputs)")
+    p.add_argument("--fold", action="store_true",
+                   help="let the exporter fuse Conv+BN and fold constants (its defaults, as in "
+                        "most third-party files); by default the graph is kept as written")
     p.add_argument("--jobs", type=int, default=1, help="models exported in parallel (default 1)")
     p.add_argument("--timeout", type=float, default=600.0, help="per-model timeout in seconds")
     p.add_argument("--threads", type=int, default=0,
@@ -163,6 +166,8 @@ def _run_one(script: str, job: dict, args, manifest: Manifest, idx: int, total: 
         cmd += ["--opset", str(args.opset)]
     if args.with_weights:
         cmd.append("--with-weights")
+    if args.fold:
+        cmd.append("--fold")
     log_path = out_dir / "logs" / f"{Path(job['file']).stem}.log"
     log_path.parent.mkdir(exist_ok=True)
     log(f"[{idx}/{total}] start {job['name']} {job['input_shape']}")
@@ -216,3 +221,30 @@ def run_driver(script: str, jobs: list[dict], args) -> int:
     sel = [manifest.entries[j["file"]] for j in jobs if j["file"] in manifest.entries]
     log(f"done: {json.dumps(_counts(sel))}")
     return 0
+
+
+def perturb_weights(model, scale: float = 0.01) -> None:
+    """Make every floating-point parameter / BatchNorm statistic distinct.
+
+    Freshly initialised models contain many bit-identical tensors (norm weights
+    of 1, zero biases and running means, folded Conv biases of 0, ...). When the
+    weights are embedded, the TorchScript exporter de-duplicates equal
+    initializers and routes the shared copy through ``Identity`` nodes, which a
+    trained model would never show. A small multiplicative/additive jitter
+    avoids that while keeping the numerics of the random init.
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(1234)
+    tensors = list(model.named_parameters())
+    tensors += [(n, b) for n, b in model.named_buffers()
+                if n.endswith(("running_mean", "running_var"))]
+    with torch.no_grad():
+        for name, t in tensors:
+            if not t.is_floating_point():
+                continue
+            noise = torch.rand(t.shape, generator=g, dtype=t.dtype) * scale
+            if name.endswith("running_var"):
+                t.mul_(1.0 + noise)  # stays positive
+            else:
+                t.add_(noise)

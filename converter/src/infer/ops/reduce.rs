@@ -60,17 +60,21 @@ fn reduce(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         .as_ref()
         .filter(|v| v.shape.len() == 1 && axes == [0])
         .and_then(|v| {
-            let ints = v.as_ints();
+            let e = v.as_floats();
             let r = match node.op_type.as_str() {
-                "ReduceProd" => ints.iter().try_fold(1i64, |a, b| a.checked_mul(*b)),
-                "ReduceSum" => ints.iter().try_fold(0i64, |a, b| a.checked_add(*b)),
-                "ReduceMax" => ints.iter().max().copied(),
-                "ReduceMin" => ints.iter().min().copied(),
-                _ => None,
-            }?;
-            Value::int(if keep { vec![1] } else { vec![] }, vec![r])
+                "ReduceProd" => e.iter().product(),
+                "ReduceSum" => e.iter().sum(),
+                "ReduceMax" => e.iter().copied().reduce(f64::max)?,
+                "ReduceMin" => e.iter().copied().reduce(f64::min)?,
+                _ => return None,
+            };
+            let shape = if keep { vec![1] } else { vec![] };
+            if x.dtype.is_float() {
+                Value::float(shape, vec![r])
+            } else {
+                Value::int(shape, vec![r as i64])
+            }
         });
-    let value = value.filter(|_| !x.dtype.is_float());
     Ok(vec![Fact::new(x.dtype, dims).with_value(value)])
 }
 
