@@ -146,8 +146,14 @@ impl<'a> Builder<'a> {
                 b.origin.insert(out, o.clone());
             }
         };
+        // If/Loop bodies read enclosing tensors by name: those count as inputs too.
+        let implicit: Vec<Origin> = crate::infer::implicit_reads(node)
+            .into_iter()
+            .filter_map(|n| self.origin.get(n).cloned())
+            .collect();
         let data: Vec<NodeIndex> = origins
             .iter()
+            .chain(&implicit)
             .filter_map(|o| match o {
                 Origin::Data(i) => Some(*i),
                 _ => None,

@@ -176,7 +176,11 @@ impl OpCategory {
             "Transpose" => Transpose,
             "Expand" | "Tile" => Expand,
             "DepthToSpace" | "SpaceToDepth" => SpaceDepth,
-            "Cast" | "CastLike" => Cast,
+            "Cast"
+            | "CastLike"
+            | "QuantizeLinear"
+            | "DequantizeLinear"
+            | "DynamicQuantizeLinear" => Cast,
             "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or"
             | "Xor" | "Not" | "Where" | "IsNaN" | "IsInf" | "BitShift" | "BitwiseAnd"
             | "BitwiseOr" | "BitwiseXor" => Logic,

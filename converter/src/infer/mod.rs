@@ -82,21 +82,26 @@ fn infer_scoped(
             .collect();
         let any_bounded = ins.iter().flatten().any(|f| f.bounded);
         let result = match node.op_type.as_str() {
-            "If" | "Loop" | "Scan" => control_flow(node, &ins, &scope).map(|(facts, note)| {
-                notes[i] = Some(note);
-                facts
-            }),
+            "If" | "Loop" | "Scan" => control_flow(node, &ins, &scope)
+                .map(|(facts, note)| {
+                    notes[i] = Some(note);
+                    facts
+                })
+                .map_err(|e| (e, None)),
             op => match ops::rule(op) {
-                Some(rule) => rule(node, &Inputs::new(ins)),
+                Some(rule) => {
+                    let inputs = Inputs::new(ins);
+                    rule(node, &inputs).map_err(|e| (e, ops::rank_only(node, &inputs)))
+                }
                 None => {
                     status[i] = NodeStatus::Unsupported;
                     Ok(Vec::new())
                 }
             },
         };
-        let mut outs = result.unwrap_or_else(|e| {
+        let mut outs = result.unwrap_or_else(|(e, partial)| {
             status[i] = NodeStatus::Failed(e);
-            Vec::new()
+            partial.into_iter().collect()
         });
         outs.resize_with(node.outputs.len(), || Fact::unknown(DType::Other));
         for (name, mut fact) in node.outputs.iter().zip(outs) {
@@ -146,10 +151,13 @@ fn reads(node: &Node) -> Vec<&str> {
         .map(String::as_str)
         .filter(|n| !n.is_empty())
         .collect();
-    for g in node.subgraphs() {
-        names.extend(outer_reads(g));
-    }
+    names.extend(implicit_reads(node));
     names
+}
+
+/// Names a node's subgraphs (If branches, Loop bodies) read from enclosing scopes.
+pub fn implicit_reads(node: &Node) -> Vec<&str> {
+    node.subgraphs().flat_map(|g| outer_reads(g)).collect()
 }
 
 fn outer_reads(g: &Graph) -> Vec<&str> {
@@ -282,6 +290,25 @@ fn merge(a: &Fact, b: &Fact) -> Fact {
     }
 }
 
+/// A loop-carried value after the loop: dimensions that grow by a fixed step per iteration
+/// (an accumulating Concat) grow `trip` times; others must stay put.
+fn grown(init: &Fact, body_out: &Fact, trip: Option<u64>, has_cond: bool) -> Fact {
+    let mut f = merge(init, body_out);
+    if let (Some(a), Some(b), Some(shape)) = (&init.shape, &body_out.shape, f.shape.as_mut())
+        && a.len() == b.len()
+    {
+        for (i, d) in shape.iter_mut().enumerate() {
+            if let (None, Some(x), Some(y), Some(t)) = (*d, a[i], b[i], trip)
+                && y > x
+            {
+                *d = Some(x.saturating_add((y - x).saturating_mul(t)));
+                f.bounded |= has_cond;
+            }
+        }
+    }
+    f
+}
+
 /// If, Loop and Scan: infer the subgraphs (as seen from the enclosing scope) and derive the
 /// node's outputs. Returns the facts and a note for the conversion warnings.
 fn control_flow(
@@ -341,7 +368,7 @@ fn control_flow(
             let mut facts = Vec::new();
             for (k, f) in outs.iter().skip(1).enumerate() {
                 if let Some(Some(init)) = carried.get(k) {
-                    facts.push(merge(init, f));
+                    facts.push(grown(init, f, trip, has_cond));
                 } else {
                     let mut shape = vec![trip];
                     shape.extend(f.shape.clone().unwrap_or_default());

@@ -148,6 +148,11 @@ impl ModelBuilder {
         }
     }
 
+    /// The graph alone, e.g. as the body of an `If` or `Loop` of another model.
+    pub fn graph(&self) -> GraphProto {
+        self.graph.clone()
+    }
+
     /// The encoded `.onnx` bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.build().encode_to_vec()
@@ -180,6 +185,16 @@ pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
         name: name.into(),
         r#type: at::INTS,
         ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// A subgraph attribute (If branches, Loop body).
+pub fn attr_graph(name: &str, g: GraphProto) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: at::GRAPH,
+        g: Some(Box::new(g)),
         ..Default::default()
     }
 }

@@ -84,6 +84,14 @@ pub fn register(r: &mut Registry) {
     r.add(&["IsNaN", "IsInf"], predicate);
     r.add(&["Clip"], clip);
     r.add(&["Cast", "CastLike"], cast);
+    r.add(
+        &[
+            "QuantizeLinear",
+            "DequantizeLinear",
+            "DynamicQuantizeLinear",
+        ],
+        quantize,
+    );
     r.add(&["LayerNormalization"], layer_norm);
     r.add(
         &[
@@ -385,4 +393,24 @@ fn clip(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         }
         .with_value(value),
     ])
+}
+
+/// Quantisation keeps the shape and changes the element type (to the zero point's type, or
+/// back to the scale's float type).
+fn quantize(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.req(0)?;
+    let y = |dtype| Fact {
+        dtype,
+        value: None,
+        ..x.clone()
+    };
+    Ok(match node.op_type.as_str() {
+        "QuantizeLinear" => vec![y(inputs.get(2).map_or(DType::U8, |z| z.dtype))],
+        "DequantizeLinear" => vec![y(inputs.get(1).map_or(DType::F32, |s| s.dtype))],
+        _ => vec![
+            y(DType::U8),
+            Fact::fixed(DType::F32, &[]),
+            Fact::fixed(DType::U8, &[]),
+        ],
+    })
 }

@@ -70,3 +70,32 @@ pub fn axis(axis: i64, rank: usize) -> Result<usize, RuleError> {
         Err(format!("axis {axis} out of range for rank {rank}"))
     }
 }
+
+/// What can still be said when a rule fails for want of a constant (a data-dependent pad,
+/// repeat count or target shape): the output's rank, with unknown dimensions.
+pub fn rank_only(node: &Node, inputs: &Inputs) -> Option<Fact> {
+    let x = inputs.get(0)?;
+    let operand_len = |i: usize| {
+        inputs
+            .get(i)
+            .and_then(|f| f.dims())
+            .and_then(|d| d.first().copied())
+    };
+    let rank = match node.op_type.as_str() {
+        "Slice" | "Pad" | "Tile" | "Resize" | "Upsample" | "Transpose" | "ScatterND"
+        | "CenterCropPad" => x.rank()?,
+        "ConstantOfShape" | "Reshape" => {
+            operand_len(if node.op_type == "Reshape" { 1 } else { 0 })? as usize
+        }
+        "Expand" => x.rank().unwrap_or(0).max(operand_len(1)? as usize),
+        _ => return None,
+    };
+    let dtype = match node.op_type.as_str() {
+        "ConstantOfShape" => match node.attr("value") {
+            Some(crate::ir::Attr::Tensor(t)) => t.dtype,
+            _ => crate::value::DType::F32,
+        },
+        _ => x.dtype,
+    };
+    Some(Fact::new(dtype, vec![None; rank]))
+}

@@ -361,6 +361,7 @@ fn slice(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     }
     let mut dims = shape.to_vec();
     let mut ranges = vec![None; shape.len()];
+    let mut bounded = false;
     for i in 0..starts.len() {
         if steps[i] == 0 {
             return Err("zero step".into());
@@ -370,9 +371,10 @@ fn slice(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
             let (s, _, n) = slice_axis(len as i64, starts[i], ends[i], steps[i]);
             dims[a] = Some(n);
             ranges[a] = Some((s, steps[i], n));
-        } else if steps[i] == 1 && starts[i] >= 0 && ends[i] >= 0 && ends[i] < i64::MAX / 2 {
-            // Slicing an unknown dimension to a fixed window still has a known upper bound.
-            dims[a] = None;
+        } else if steps[i] > 0 && starts[i] >= 0 && ends[i] >= starts[i] && ends[i] < i64::MAX / 2 {
+            // Slicing an unknown (data-dependent) length to a fixed window: at most the window.
+            dims[a] = Some(((ends[i] - starts[i] + steps[i] - 1) / steps[i]) as u64);
+            bounded = true;
         }
     }
     let value = x.value.as_ref().and_then(|v| {
@@ -398,7 +400,8 @@ fn slice(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         }
         fold::select(v, out, &order)
     });
-    Ok(vec![Fact::new(x.dtype, dims).with_value(value)])
+    let fact = Fact::new(x.dtype, dims).with_value(value);
+    Ok(vec![if bounded { fact.bounded() } else { fact }])
 }
 
 fn gather(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
