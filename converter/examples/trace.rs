@@ -1,13 +1,13 @@
 //! Prints the inferred fact of every node output (development aid): `trace MODEL [FILTER]`.
 use aiop_converter::{ConvertOptions, data_inputs, infer, onnx};
-use std::collections::HashMap;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let model = onnx::read_onnx(args[1].as_ref()).unwrap();
     let g = &model.graph;
     let opts = ConvertOptions::default();
     let data = data_inputs(&model, &opts);
-    let mut seed = HashMap::new();
+    let mut seed = rustc_hash::FxHashMap::default();
     for (n, t) in &g.initializers {
         seed.insert(
             n.clone(),

@@ -1,6 +1,8 @@
 //! The converter's entry points: a model file (or bytes) in, a [`Cg`] out.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use bytes::Bytes;
@@ -26,7 +28,7 @@ pub struct ConvertOptions {
 impl Default for ConvertOptions {
     fn default() -> Self {
         ConvertOptions {
-            input_shapes: HashMap::new(),
+            input_shapes: HashMap::default(),
             batch: 1,
             resolution: 224,
         }
@@ -104,8 +106,10 @@ pub fn convert_model(model: Model, name: &str, file: &str, options: &ConvertOpti
     }
     let data_inputs = data_inputs(&model, options);
     let mut warnings = model.warnings.clone();
-    let mut seed: HashMap<String, Fact> =
-        HashMap::with_capacity(graph.initializers.len() + graph.inputs.len());
+    let mut seed: FxHashMap<String, Fact> = FxHashMap::with_capacity_and_hasher(
+        graph.initializers.len() + graph.inputs.len(),
+        Default::default(),
+    );
     for (name, t) in &graph.initializers {
         seed.insert(
             name.clone(),

@@ -4,7 +4,7 @@
 //! tensors referred to by name, constant tensors with their shapes (and their values when they
 //! are small enough to matter for shape arithmetic).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use crate::value::{DType, Value};

@@ -1,7 +1,9 @@
 //! Builds the CG from an inferred graph: keeps the operations on the data path, drops weight
 //! and shape plumbing, attributes parameters and costs to the nodes that consume them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use petgraph::graph::NodeIndex;
 
@@ -56,7 +58,7 @@ pub fn build(
     let mut b = Builder {
         graph,
         inferred,
-        origin: HashMap::new(),
+        origin: HashMap::default(),
         roots: Vec::new(),
         cg: Cg {
             name: name.to_string(),
@@ -380,7 +382,7 @@ impl<'a> Builder<'a> {
 }
 
 fn dedup(mut v: Vec<NodeIndex>) -> Vec<NodeIndex> {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     v.retain(|i| seen.insert(*i));
     v
 }

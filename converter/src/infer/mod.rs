@@ -7,7 +7,9 @@ pub mod inputs;
 pub mod ops;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::BinaryHeap;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::error::{ConvertError, Result};
 use crate::ir::{DeclaredDim, Graph, Node};
@@ -177,7 +179,8 @@ fn outer_reads(g: &Graph) -> Vec<&str> {
 /// produced twice.
 fn topological_order(graph: &Graph) -> Result<Vec<usize>> {
     let n = graph.nodes.len();
-    let mut producer: HashMap<&str, usize> = HashMap::with_capacity(n * 2);
+    let mut producer: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(n * 2, Default::default());
     for (i, node) in graph.nodes.iter().enumerate() {
         for o in node.outputs.iter().filter(|o| !o.is_empty()) {
             if producer.insert(o, i).is_some() {

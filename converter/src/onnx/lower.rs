@@ -1,6 +1,6 @@
 //! Lowering of decoded ONNX protobufs to the converter's [`crate::ir`] graph.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -78,7 +78,8 @@ pub(super) fn lower_model(proto: ModelProto, model_dir: Option<&Path>) -> Result
 
 impl Lowerer<'_> {
     fn graph(&mut self, g: GraphProto) -> Result<Graph> {
-        let mut initializers = HashMap::with_capacity(g.initializer.len());
+        let mut initializers =
+            HashMap::with_capacity_and_hasher(g.initializer.len(), Default::default());
         for t in g.initializer {
             let name = t.name.clone();
             initializers.insert(name, self.tensor(t)?);
@@ -183,7 +184,7 @@ impl Lowerer<'_> {
     ) -> Result<()> {
         self.inlined_calls += 1;
         let prefix = format!("{}#{}/", f.name, self.inlined_calls);
-        let mut rename: HashMap<String, String> = HashMap::new();
+        let mut rename: HashMap<String, String> = HashMap::default();
         for (formal, actual) in f.input.iter().zip(&call.input) {
             rename.insert(formal.clone(), actual.clone());
         }
