@@ -1,7 +1,9 @@
-//! Prints totals for a model file (development aid).
+//! Converts model files and prints their totals and warnings (a quick check without the CLI):
+//! `cargo run --release -p aiop-converter --example probe -- MODEL.onnx...`.
+
 fn main() {
     for path in std::env::args().skip(1) {
-        let t = std::time::Instant::now();
+        let start = std::time::Instant::now();
         match aiop_converter::convert_file(path.as_ref(), &Default::default()) {
             Ok(cg) => {
                 println!(
@@ -12,7 +14,7 @@ fn main() {
                     cg.params(),
                     cg.unknown_shapes(),
                     cg.bounded_shapes(),
-                    t.elapsed()
+                    start.elapsed()
                 );
                 for w in &cg.warnings {
                     println!("  warning: {w}");

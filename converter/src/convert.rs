@@ -94,8 +94,13 @@ fn looks_like_text(bytes: &[u8]) -> bool {
             .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
 }
 
-/// Infers shapes of a lowered model and builds its CG.
-pub fn convert_model(model: Model, name: &str, file: &str, options: &ConvertOptions) -> Result<Cg> {
+/// The seed facts of a model's graph: initializers, and inputs with their open dimensions
+/// bound per `options` (each binding noted in `warnings`). Also returns the data inputs.
+pub fn seed_facts(
+    model: &Model,
+    options: &ConvertOptions,
+    warnings: &mut Vec<String>,
+) -> Result<(FxHashMap<String, Fact>, Vec<String>)> {
     let graph = &model.graph;
     for name in options.input_shapes.keys() {
         if !graph.inputs.iter().any(|i| &i.name == name) {
@@ -104,8 +109,7 @@ pub fn convert_model(model: Model, name: &str, file: &str, options: &ConvertOpti
             )));
         }
     }
-    let data_inputs = data_inputs(&model, options);
-    let mut warnings = model.warnings.clone();
+    let data_inputs = data_inputs(model, options);
     let mut seed: FxHashMap<String, Fact> = FxHashMap::with_capacity_and_hasher(
         graph.initializers.len() + graph.inputs.len(),
         Default::default(),
@@ -123,10 +127,18 @@ pub fn convert_model(model: Model, name: &str, file: &str, options: &ConvertOpti
         let is_data = data_inputs.contains(&input.name);
         let fact = match options.input_shapes.get(&input.name) {
             Some(dims) => Fact::fixed(input.dtype, dims),
-            None => bind_input(input, is_data, options, &mut warnings),
+            None => bind_input(input, is_data, options, warnings),
         };
         seed.insert(input.name.clone(), fact);
     }
+    Ok((seed, data_inputs))
+}
+
+/// Infers shapes of a lowered model and builds its CG.
+pub fn convert_model(model: Model, name: &str, file: &str, options: &ConvertOptions) -> Result<Cg> {
+    let mut warnings = model.warnings.clone();
+    let (seed, data_inputs) = seed_facts(&model, options, &mut warnings)?;
+    let graph = &model.graph;
     let inferred = infer::infer(graph, seed)?;
     let source = if model.producer.is_empty() {
         file.to_string()

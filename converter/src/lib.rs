@@ -20,5 +20,7 @@ pub mod render;
 pub mod value;
 
 pub use cg::{Cg, CgNode, OpCategory, ShapeStatus};
-pub use convert::{ConvertOptions, convert_file, convert_model, convert_onnx_bytes, data_inputs};
+pub use convert::{
+    ConvertOptions, convert_file, convert_model, convert_onnx_bytes, data_inputs, seed_facts,
+};
 pub use error::ConvertError;
