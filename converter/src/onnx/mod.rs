@@ -16,20 +16,37 @@ use crate::ir::Model;
 /// Largest file accepted: protobuf messages cannot exceed 2 GiB.
 pub const MAX_ONNX_BYTES: u64 = 2 << 30;
 
+/// Files at least this large are memory-mapped instead of read: the weights they hold are
+/// never touched, so mapping skips copying (and paging in) hundreds of megabytes.
+const MAP_THRESHOLD: u64 = 8 << 20;
+
 /// Reads and lowers an ONNX file. External data files are looked up next to it and must stay
 /// inside its folder.
+///
+/// Large files are memory-mapped; like every reader that maps files, the process would get
+/// SIGBUS if another process truncated the file while it is being converted.
 pub fn read_onnx(path: &Path) -> Result<Model> {
     let io = |source| ConvertError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let len = std::fs::metadata(path).map_err(io)?.len();
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
     if len > MAX_ONNX_BYTES {
         return Err(ConvertError::TooLarge(len));
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = if len >= MAP_THRESHOLD {
+        // SAFETY: the mapping is read-only and private to this process; the bytes are only
+        // read while the returned model's decoding runs (see the SIGBUS note above).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Bytes::from_owner(map)
+    } else {
+        let mut buf = Vec::with_capacity(len as usize);
+        std::io::Read::read_to_end(&mut &file, &mut buf).map_err(io)?;
+        Bytes::from(buf)
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
-    parse_onnx(Bytes::from(bytes), Some(dir))
+    parse_onnx(bytes, Some(dir))
 }
 
 /// Decodes and lowers ONNX bytes. `model_dir` is the folder external data is resolved in;
