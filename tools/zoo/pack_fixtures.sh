@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Packs weight-stripped zoo exports into the committed test fixtures:
+#   tests/fixtures/torchvision.tar.xz  ← every export_torchvision.py model
+#   tests/fixtures/timm.tar.xz         ← the seeded timm sample (export_timm.py --sample 70 --seed 1)
+# Usage: tools/zoo/pack_fixtures.sh [ZOO_DIR]   (default ~/.cache/aiop/zoo2)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+zoo="${1:-$HOME/.cache/aiop/zoo2}"
+for name in torchvision timm; do
+    src="$zoo/$name"
+    [ -d "$src" ] || { echo "missing $src" >&2; exit 1; }
+    (cd "$src" && tar --sort=name --owner=0 --group=0 --mtime='2026-01-01' -cf - ./*.onnx) \
+        | xz -9e -T2 > "tests/fixtures/$name.tar.xz.tmp"
+    mv "tests/fixtures/$name.tar.xz.tmp" "tests/fixtures/$name.tar.xz"
+    echo "tests/fixtures/$name.tar.xz: $(ls "$src"/*.onnx | wc -l) models, $(du -h "tests/fixtures/$name.tar.xz" | cut -f1)"
+done
