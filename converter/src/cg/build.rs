@@ -2,6 +2,7 @@
 //! and shape plumbing, attributes parameters and costs to the nodes that consume them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -19,7 +20,7 @@ enum Origin {
     /// Computed from a data input; produced by this CG node.
     Data(NodeIndex),
     /// Computed from weights only; the weight tensors (root ids) it derives from.
-    Weight(Vec<usize>),
+    Weight(Arc<[usize]>),
     /// A constant or shape computation.
     Const,
 }
@@ -102,7 +103,7 @@ impl<'a> Builder<'a> {
                     numel: f.numel().unwrap_or(0),
                     counted: false,
                 });
-                Origin::Weight(vec![self.roots.len() - 1])
+                Origin::Weight(Arc::from([self.roots.len() - 1]))
             }
             _ => Origin::Const,
         }
@@ -162,11 +163,11 @@ impl<'a> Builder<'a> {
             })
             .collect();
         if data.is_empty() {
-            let mut roots: Vec<usize> = origins
+            let weights: Vec<&Arc<[usize]>> = origins
                 .iter()
-                .flat_map(|o| match o {
-                    Origin::Weight(r) => r.clone(),
-                    _ => Vec::new(),
+                .filter_map(|o| match o {
+                    Origin::Weight(r) => Some(r),
+                    _ => None,
                 })
                 .collect();
             let o = if node.op_type == "Constant" {
@@ -177,11 +178,12 @@ impl<'a> Builder<'a> {
                 } else {
                     Origin::Const
                 }
-            } else if roots.is_empty() {
-                Origin::Const
             } else {
-                roots.dedup();
-                Origin::Weight(roots)
+                match weights.as_slice() {
+                    [] => Origin::Const,
+                    [one] => Origin::Weight(Arc::clone(one)),
+                    many => Origin::Weight(union(many)),
+                }
             };
             set(self, o);
             return;
@@ -325,7 +327,7 @@ impl<'a> Builder<'a> {
             if !counts_params(&node.op_type, slot) {
                 continue;
             }
-            for r in roots {
+            for r in roots.iter() {
                 let root = &mut self.roots[*r];
                 if !root.counted && root.numel > 1 {
                     root.counted = true;
@@ -379,6 +381,19 @@ impl<'a> Builder<'a> {
                 .push(format!("… and {extra} more node warnings"));
         }
     }
+}
+
+/// Most weight tensors one derived weight is tracked back to. Real models combine a handful
+/// (a weight and its scale); hostile graphs could otherwise make the lists grow without bound.
+const MAX_ROOTS: usize = 256;
+
+/// The sorted union of root lists, capped at [`MAX_ROOTS`].
+fn union(lists: &[&Arc<[usize]>]) -> Arc<[usize]> {
+    let mut all: Vec<usize> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    all.truncate(MAX_ROOTS);
+    all.into()
 }
 
 fn dedup(mut v: Vec<NodeIndex>) -> Vec<NodeIndex> {
