@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{EXIT_BAD_INPUT, ModelOptions, encode_for, load_cg, write_atomic};
+use super::{EXIT_BAD_INPUT, ModelOptions, emit, encode_for, load_cg, write_atomic};
 
 /// Arguments of `aiop convert`.
 #[derive(clap::Args)]
@@ -54,15 +54,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.cg.json", cg.name)));
     write_atomic(&out, &encode_for(&out, &cg))?;
-    println!(
-        "{} → {}: {} nodes, {} MACs, {} params, {} unknown shapes",
+    emit(&format!(
+        "{} → {}: {} nodes, {} MACs, {} params, {} unknown shapes\n",
         args.model.display(),
         out.display(),
         cg.node_count(),
         cg.macs(),
         cg.params(),
         cg.unknown_shapes()
-    );
+    ))?;
     for w in &cg.warnings {
         eprintln!("warning: {w}");
     }
@@ -195,8 +195,8 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
     let partial = entries.iter().filter(|e| e.status == "partial").count();
     let report = out_dir.join("report.json");
     write_atomic(&report, serde_json::to_string_pretty(&entries)?.as_bytes())?;
-    println!(
-        "converted {} of {} models in {:.1?} ({} complete, {} with unknown shapes, {} failed); report: {}",
+    emit(&format!(
+        "converted {} of {} models in {:.1?} ({} complete, {} with unknown shapes, {} failed); report: {}\n",
         entries.len() - failed,
         entries.len(),
         start.elapsed(),
@@ -204,7 +204,7 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
         partial,
         failed,
         report.display()
-    );
+    ))?;
     Ok(if failed > 0 {
         ExitCode::from(EXIT_BAD_INPUT)
     } else {

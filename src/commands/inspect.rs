@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use aiop_converter::cg::summary::summarize;
 use anyhow::Result;
 
-use super::{ModelOptions, load_cg};
+use super::{ModelOptions, emit, load_cg};
 
 /// Arguments of `aiop inspect`.
 #[derive(clap::Args)]
@@ -25,9 +25,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let cg = load_cg(&args.model, &args.model_options.to_options()?)?;
     let summary = summarize(&cg);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        emit(&(serde_json::to_string_pretty(&summary)? + "\n"))?;
     } else {
-        print!("{}", summary.to_text());
+        emit(&summary.to_text())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -66,6 +66,16 @@ impl ModelOptions {
     }
 }
 
+/// Writes `text` to stdout; a closed pipe (`aiop inspect m.onnx | head`) is not an error.
+pub fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 /// Converts a model file, or reads a CG file (`.json` or binary) as is.
 pub fn load_cg(path: &Path, options: &ConvertOptions) -> Result<Cg> {
     let bad = |error| BadInput {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use aiop_converter::render::{RenderOptions, to_dot, to_svg};
 use anyhow::{Result, bail};
 
-use super::{ModelOptions, load_cg, write_atomic};
+use super::{ModelOptions, emit, load_cg, write_atomic};
 
 /// Arguments of `aiop render`.
 #[derive(clap::Args)]
@@ -42,6 +42,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ),
     };
     write_atomic(&args.output, text.as_bytes())?;
-    println!("{} → {}", args.model.display(), args.output.display());
+    emit(&format!(
+        "{} → {}\n",
+        args.model.display(),
+        args.output.display()
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -170,26 +170,32 @@ pub fn concat(values: &[&Value], axis: usize) -> Option<Arc<Value>> {
     }
     let outer: usize = shape[..axis].iter().product();
     let float = values.iter().any(|v| matches!(v.data, Data::Float(_)));
-    let mut ints = Vec::new();
-    let mut floats = Vec::new();
-    for o in 0..outer {
-        for v in values {
-            if v.shape.len() != shape.len() {
-                return None;
-            }
-            let chunk: usize = v.shape[axis..].iter().product();
-            let range = o * chunk..(o + 1) * chunk;
-            if float {
-                floats.extend_from_slice(v.as_floats().get(range)?);
-            } else {
-                ints.extend_from_slice(v.as_ints().get(range)?);
+    if values.iter().any(|v| v.shape.len() != shape.len()) {
+        return None;
+    }
+    // Each input contributes `chunk` consecutive elements per outer index.
+    let chunks: Vec<usize> = values
+        .iter()
+        .map(|v| v.shape[axis..].iter().product())
+        .collect();
+    if float {
+        let data: Vec<Vec<f64>> = values.iter().map(|v| v.as_floats()).collect();
+        let mut out = Vec::with_capacity(shape.iter().product());
+        for o in 0..outer {
+            for (d, c) in data.iter().zip(&chunks) {
+                out.extend_from_slice(d.get(o * c..(o + 1) * c)?);
             }
         }
-    }
-    if float {
-        Value::float(shape, floats)
+        Value::float(shape, out)
     } else {
-        Value::int(shape, ints)
+        let data: Vec<Vec<i64>> = values.iter().map(|v| v.as_ints()).collect();
+        let mut out = Vec::with_capacity(shape.iter().product());
+        for o in 0..outer {
+            for (d, c) in data.iter().zip(&chunks) {
+                out.extend_from_slice(d.get(o * c..(o + 1) * c)?);
+            }
+        }
+        Value::int(shape, out)
     }
 }
 

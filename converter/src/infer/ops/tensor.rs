@@ -379,22 +379,23 @@ fn slice(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     }
     let value = x.value.as_ref().and_then(|v| {
         let out = concrete(&dims)?;
-        let mut order = Vec::new();
         let n: usize = out.iter().product();
+        // Row-major strides of the source, then the source index of every output element.
+        let mut strides = vec![1usize; v.shape.len()];
+        for d in (0..v.shape.len().saturating_sub(1)).rev() {
+            strides[d] = strides[d + 1] * v.shape[d + 1];
+        }
+        let mut order = Vec::with_capacity(n);
         for flat in 0..n {
-            let (mut rem, mut src, mut stride) = (flat, 0usize, 1usize);
-            let mut idx = vec![0usize; out.len()];
+            let (mut rem, mut src) = (flat, 0usize);
             for d in (0..out.len()).rev() {
-                idx[d] = rem % out[d];
+                let i = rem % out[d];
                 rem /= out[d];
-            }
-            for d in (0..out.len()).rev() {
-                let i = match ranges[d] {
-                    Some((s, step, _)) => (s + idx[d] as i64 * step) as usize,
-                    None => idx[d],
+                let at = match ranges[d] {
+                    Some((s, step, _)) => (s + i as i64 * step) as usize,
+                    None => i,
                 };
-                src += i * stride;
-                stride *= v.shape[d];
+                src += at * strides[d];
             }
             order.push(src);
         }
