@@ -31,11 +31,19 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    // Panics are caught and reported as one-line errors (per model where a model caused them).
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(|| match cli.command {
         Command::Convert(a) => commands::convert::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Render(a) => commands::render::run(a),
-    };
+    })
+    .unwrap_or_else(|panic| {
+        Err(anyhow::anyhow!(
+            "internal error: {}",
+            commands::panic_message(&panic)
+        ))
+    });
     match result {
         Ok(code) => code,
         Err(e) => {

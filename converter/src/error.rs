@@ -30,6 +30,9 @@ pub enum ConvertError {
     /// The graph's data flow has a cycle.
     #[error("the graph has a cycle through node {0}")]
     Cycle(String),
+    /// The converter hit a bug on this file (reported instead of crashing the caller).
+    #[error("internal error while converting (please report it with the file): {0}")]
+    Internal(String),
     /// A `--input-shape` override is malformed or names no input.
     #[error("input shape override: {0}")]
     InputShape(String),

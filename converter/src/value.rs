@@ -89,6 +89,16 @@ impl DType {
     }
 }
 
+/// Element count of a shape, `None` on overflow.
+pub fn numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d))
+}
+
+/// True when a tensor of `shape` is small enough to fold.
+pub fn foldable(shape: &[usize]) -> bool {
+    numel(shape).is_some_and(|n| n <= FOLD_LIMIT)
+}
+
 /// The elements of a small constant tensor: integers (and booleans) or floats.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
@@ -106,7 +116,7 @@ pub struct Value {
 impl Value {
     /// An integer tensor; `None` when `shape` does not match the element count.
     pub fn int(shape: Vec<usize>, data: Vec<i64>) -> Option<Arc<Value>> {
-        (shape.iter().product::<usize>() == data.len()).then(|| {
+        (numel(&shape) == Some(data.len())).then(|| {
             Arc::new(Value {
                 shape,
                 data: Data::Int(data),
@@ -116,7 +126,7 @@ impl Value {
 
     /// A float tensor; `None` when `shape` does not match the element count.
     pub fn float(shape: Vec<usize>, data: Vec<f64>) -> Option<Arc<Value>> {
-        (shape.iter().product::<usize>() == data.len()).then(|| {
+        (numel(&shape) == Some(data.len())).then(|| {
             Arc::new(Value {
                 shape,
                 data: Data::Float(data),
@@ -165,7 +175,7 @@ impl Value {
 /// Decodes little-endian tensor bytes of `dtype` into a [`Value`], if the type is numeric and
 /// the byte count matches `shape`.
 pub fn decode_le(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Option<Arc<Value>> {
-    let n: usize = shape.iter().product();
+    let n = numel(&shape)?;
     if n > FOLD_LIMIT || bytes.len() != n.checked_mul(dtype.size_of()?)? {
         return None;
     }

@@ -98,7 +98,20 @@ pub fn load_cg(path: &Path, options: &ConvertOptions) -> Result<Cg> {
             return format::from_json(&text).with_context(|| format!("{}", path.display()));
         }
     }
-    Ok(aiop_converter::convert_file(path, options).map_err(bad)?)
+    let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        aiop_converter::convert_file(path, options)
+    }))
+    .unwrap_or_else(|panic| Err(ConvertError::Internal(panic_message(&panic))));
+    Ok(converted.map_err(bad)?)
+}
+
+/// The message of a caught panic.
+pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, so that a failure

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::fact::Dim;
-use crate::value::{Data, FOLD_LIMIT, Value};
+use crate::value::{Data, Value, foldable};
 
 /// Multidirectional (numpy) broadcast of shapes.
 pub fn broadcast(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, String> {
@@ -67,7 +67,7 @@ pub struct BinaryOp {
 pub fn binary(a: &Value, b: &Value, op: BinaryOp, float_result: bool) -> Option<Arc<Value>> {
     let dims: Vec<Dim> = broadcast(&dims_of(a), &dims_of(b)).ok()?;
     let out = concrete(&dims)?;
-    if out.iter().product::<usize>() > FOLD_LIMIT {
+    if !foldable(&out) {
         return None;
     }
     let ia = broadcast_index(&a.shape, &out);
@@ -133,7 +133,7 @@ pub fn gather(data: &Value, indices: &Value, axis: usize) -> Option<Arc<Value>> 
     let mut out_shape = shape[..axis].to_vec();
     out_shape.extend(&indices.shape);
     out_shape.extend(&shape[axis + 1..]);
-    if out_shape.iter().product::<usize>() > FOLD_LIMIT {
+    if !foldable(&out_shape) {
         return None;
     }
     let pick = |o: usize, i: usize, k: usize| (o * dim as usize + i) * inner + k;
@@ -161,11 +161,10 @@ pub fn concat(values: &[&Value], axis: usize) -> Option<Arc<Value>> {
     if axis >= shape.len() {
         return None;
     }
-    shape[axis] = values
-        .iter()
-        .map(|v| v.shape.get(axis).copied().unwrap_or(0))
-        .sum();
-    if shape.iter().product::<usize>() > FOLD_LIMIT {
+    shape[axis] = values.iter().try_fold(0usize, |a, v| {
+        a.checked_add(v.shape.get(axis).copied().unwrap_or(0))
+    })?;
+    if !foldable(&shape) {
         return None;
     }
     let outer: usize = shape[..axis].iter().product();

@@ -19,6 +19,9 @@ use super::proto::{
 const FLOAT_FOLD_LIMIT: usize = 64;
 /// How deeply model-local functions may call each other before the importer gives up inlining.
 const MAX_FUNCTION_DEPTH: usize = 16;
+/// Most nodes that inlining may add in total: functions calling functions several times each
+/// would otherwise multiply without bound.
+const MAX_INLINED_NODES: usize = 1 << 18;
 /// Most elements a declared tensor may have (2^36 ≈ 69 billion, 250 GiB of floats); larger
 /// declarations are corrupt or hostile.
 pub const MAX_TENSOR_ELEMENTS: u64 = 1 << 36;
@@ -38,6 +41,7 @@ struct Lowerer<'a> {
     functions: HashMap<(String, String), FunctionProto>,
     warnings: Vec<String>,
     inlined_calls: usize,
+    inlined_nodes: usize,
 }
 
 /// Lowers a decoded model. Fails on a missing graph or an external-data path that escapes.
@@ -59,6 +63,7 @@ pub(super) fn lower_model(proto: ModelProto, model_dir: Option<&Path>) -> Result
             .collect(),
         warnings: Vec::new(),
         inlined_calls: 0,
+        inlined_nodes: 0,
     };
     let graph = lowerer.graph(graph)?;
     if opset != 0 && !(7..=23).contains(&opset) {
@@ -137,15 +142,20 @@ impl Lowerer<'_> {
         caller_attrs: Option<&[(String, Attr)]>,
     ) -> Result<()> {
         let key = (n.domain.clone(), n.op_type.clone());
-        if self.functions.contains_key(&key) {
-            if depth < MAX_FUNCTION_DEPTH {
+        if let Some(size) = self.functions.get(&key).map(|f| f.node.len()) {
+            if depth < MAX_FUNCTION_DEPTH && self.inlined_nodes + size <= MAX_INLINED_NODES {
+                self.inlined_nodes += size;
                 let f = self.functions[&key].clone();
                 return self.inline(n, &f, out, depth, caller_attrs);
             }
-            self.warnings.push(format!(
-                "function {} nested deeper than {MAX_FUNCTION_DEPTH} calls; left as an opaque node",
+            let warning = format!(
+                "function {} not inlined (nested deeper than {MAX_FUNCTION_DEPTH} calls or over \
+                 {MAX_INLINED_NODES} inlined nodes); left as an opaque node",
                 n.op_type
-            ));
+            );
+            if !self.warnings.contains(&warning) {
+                self.warnings.push(warning);
+            }
         }
         let mut attrs = Vec::with_capacity(n.attribute.len());
         for a in n.attribute {

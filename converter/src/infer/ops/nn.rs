@@ -73,24 +73,28 @@ impl Window {
         match self.auto_pad.as_str() {
             "SAME_UPPER" | "SAME_LOWER" => return Ok(len.div_ceil(s)),
             "VALID" => {
-                let span = self.dilations[i].saturating_mul(self.kernel[i].saturating_sub(1)) + 1;
+                let span = self.dilations[i]
+                    .saturating_mul(self.kernel[i].saturating_sub(1))
+                    .saturating_add(1);
                 return Ok(len.saturating_sub(span) / s + 1);
             }
             _ => {}
         }
         let (pb, pe) = self.pads[i];
         let padded = len.saturating_add(pb).saturating_add(pe);
-        let span = self.dilations[i].saturating_mul(self.kernel[i].saturating_sub(1)) + 1;
+        let span = self.dilations[i]
+            .saturating_mul(self.kernel[i].saturating_sub(1))
+            .saturating_add(1);
         if padded < span {
             return Err(format!("window {span} larger than padded input {padded}"));
         }
         let mut out = if self.ceil_mode {
-            (padded - span).div_ceil(s) + 1
+            (padded - span).div_ceil(s).saturating_add(1)
         } else {
             (padded - span) / s + 1
         };
         // The last window must start inside the input or left padding (PyTorch's rule).
-        if self.ceil_mode && (out - 1) * s >= len + pb {
+        if self.ceil_mode && (out - 1).saturating_mul(s) >= len.saturating_add(pb) {
             out -= 1;
         }
         Ok(out)
@@ -154,7 +158,7 @@ fn conv_transpose(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> 
     };
     let window = Window::from_node(node, kernel)?;
     let out_pad = node.ints("output_padding").unwrap_or_default();
-    let mut out = vec![x[0], w[1].map(|c| c * group)];
+    let mut out = vec![x[0], w[1].map(|c| c.saturating_mul(group))];
     if let Some(shape) = node.ints("output_shape").filter(|s| !s.is_empty()) {
         let tail = &shape[shape.len().saturating_sub(n)..];
         out.extend(tail.iter().map(|v| u64::try_from(*v).ok()));
@@ -162,13 +166,18 @@ fn conv_transpose(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> 
         for i in 0..n {
             out.push(x[i + 2].map(|len| {
                 let (pb, pe) = window.pads[i];
-                let full = window.strides[i] * len.saturating_sub(1)
-                    + out_pad.get(i).copied().unwrap_or(0).max(0) as u64
-                    + (window.kernel[i].saturating_sub(1)) * window.dilations[i]
-                    + 1;
+                let full = window.strides[i]
+                    .saturating_mul(len.saturating_sub(1))
+                    .saturating_add(out_pad.get(i).copied().unwrap_or(0).max(0) as u64)
+                    .saturating_add(
+                        window.kernel[i]
+                            .saturating_sub(1)
+                            .saturating_mul(window.dilations[i]),
+                    )
+                    .saturating_add(1);
                 match window.auto_pad.as_str() {
-                    "SAME_UPPER" | "SAME_LOWER" => len * window.strides[i],
-                    _ => full.saturating_sub(pb + pe),
+                    "SAME_UPPER" | "SAME_LOWER" => len.saturating_mul(window.strides[i]),
+                    _ => full.saturating_sub(pb.saturating_add(pe)),
                 }
             }));
         }

@@ -8,7 +8,7 @@ use crate::infer::fact::{Dim, Fact, product};
 use crate::infer::fold;
 use crate::infer::inputs::{Inputs, RuleError};
 use crate::ir::{Attr, Node};
-use crate::value::{DType, FOLD_LIMIT, Value};
+use crate::value::{DType, FOLD_LIMIT, Value, foldable, numel};
 
 pub fn register(r: &mut Registry) {
     r.add(&["Shape"], shape);
@@ -224,8 +224,12 @@ fn transpose(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
             .collect::<Result<_, _>>()?,
         None => (0..shape.len()).rev().collect(),
     };
-    if perm.len() != shape.len() {
-        return Err("perm length differs from rank".into());
+    let mut seen = vec![false; shape.len()];
+    if perm.len() != shape.len() || perm.iter().any(|p| std::mem::replace(&mut seen[*p], true)) {
+        return Err(format!(
+            "perm {perm:?} is not a permutation of {} axes",
+            shape.len()
+        ));
     }
     let dims: Vec<Dim> = perm.iter().map(|p| shape[*p]).collect();
     let value = x.value.as_ref().and_then(|v| {
@@ -266,7 +270,7 @@ fn concat(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         if s.len() != rank {
             return Err("inputs of different rank".into());
         }
-        along = along.zip(s[a]).map(|(x, y)| x + y);
+        along = along.zip(s[a]).and_then(|(x, y)| x.checked_add(y));
         for (i, d) in s.iter().enumerate() {
             if i != a && dims[i].is_none() {
                 dims[i] = *d;
@@ -309,25 +313,21 @@ fn split(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         .collect())
 }
 
-/// Normalised `(start, end, step)` of one sliced axis and the resulting length (ONNX rules).
+/// Normalised `(start, end, step)` of one sliced axis and the resulting length (ONNX rules),
+/// computed in 128 bits so that extreme starts, ends and steps cannot overflow.
 fn slice_axis(len: i64, start: i64, end: i64, step: i64) -> (i64, i64, u64) {
-    let clamp = |v: i64, lo: i64, hi: i64| v.clamp(lo, hi);
-    let norm = |v: i64| if v < 0 { v.saturating_add(len) } else { v };
-    if step > 0 {
-        let s = clamp(norm(start), 0, len);
-        let e = clamp(norm(end), 0, len);
-        let n = if e > s { (e - s + step - 1) / step } else { 0 };
-        (s, e, n as u64)
+    let (len, start, end, step) = (len as i128, start as i128, end as i128, step as i128);
+    let norm = |v: i128| if v < 0 { v + len } else { v };
+    let (s, e, n) = if step > 0 {
+        let s = norm(start).clamp(0, len);
+        let e = norm(end).clamp(0, len);
+        (s, e, if e > s { (e - s + step - 1) / step } else { 0 })
     } else {
-        let s = clamp(norm(start), -1, len - 1);
-        let e = clamp(norm(end), -1, len - 1);
-        let n = if s > e {
-            (s - e + (-step) - 1) / (-step)
-        } else {
-            0
-        };
-        (s, e, n as u64)
-    }
+        let s = norm(start).clamp(-1, len - 1);
+        let e = norm(end).clamp(-1, len - 1);
+        (s, e, if s > e { (s - e - step - 1) / -step } else { 0 })
+    };
+    (s as i64, e as i64, n as u64)
 }
 
 fn slice(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
@@ -373,7 +373,10 @@ fn slice(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
             ranges[a] = Some((s, steps[i], n));
         } else if steps[i] > 0 && starts[i] >= 0 && ends[i] >= starts[i] && ends[i] < i64::MAX / 2 {
             // Slicing an unknown (data-dependent) length to a fixed window: at most the window.
-            dims[a] = Some(((ends[i] - starts[i] + steps[i] - 1) / steps[i]) as u64);
+            dims[a] = Some(
+                ((ends[i] as i128 - starts[i] as i128 + steps[i] as i128 - 1) / steps[i] as i128)
+                    as u64,
+            );
             bounded = true;
         }
     }
@@ -392,7 +395,7 @@ fn slice(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
                 let i = rem % out[d];
                 rem /= out[d];
                 let at = match ranges[d] {
-                    Some((s, step, _)) => (s + i as i64 * step) as usize,
+                    Some((s, step, _)) => (s as i128 + i as i128 * step as i128) as usize,
                     None => i,
                 };
                 src += at * strides[d];
@@ -453,10 +456,10 @@ fn expand(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     };
     let value = x.value.as_ref().and_then(|v| {
         let out = concrete(&dims)?;
-        if out.iter().product::<usize>() > FOLD_LIMIT {
+        if !foldable(&out) {
             return None;
         }
-        let zeros = Value::int(out.clone(), vec![0; out.iter().product()])?;
+        let zeros = Value::int(out.clone(), vec![0; numel(&out)?])?;
         let add = fold::BinaryOp {
             int: i64::checked_add,
             float: |a, b| a + b,
@@ -506,8 +509,10 @@ fn pad(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     }
     let mut dims = x.to_vec();
     for (i, a) in axes.iter().enumerate() {
-        let add = pads[i] + pads[i + axes.len()];
-        dims[*a] = dims[*a].and_then(|d| u64::try_from(d as i64 + add).ok());
+        let add = pads[i].saturating_add(pads[i + axes.len()]);
+        dims[*a] = dims[*a]
+            .and_then(|d| i64::try_from(d).ok()?.checked_add(add))
+            .and_then(|d| u64::try_from(d).ok());
     }
     Ok(vec![Fact::new(inputs.req(0)?.dtype, dims)])
 }
@@ -598,17 +603,18 @@ fn depth_space(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         return Err("needs a 4-D input".into());
     }
     let b = node.int("blocksize").ok_or("no blocksize")?.max(1) as u64;
+    let area = b.saturating_mul(b);
     let dims = if node.op_type == "DepthToSpace" {
         vec![
             x[0],
-            x[1].map(|c| c / (b * b)),
-            x[2].map(|h| h * b),
-            x[3].map(|w| w * b),
+            x[1].map(|c| c / area),
+            x[2].map(|h| h.saturating_mul(b)),
+            x[3].map(|w| w.saturating_mul(b)),
         ]
     } else {
         vec![
             x[0],
-            x[1].map(|c| c * b * b),
+            x[1].map(|c| c.saturating_mul(area)),
             x[2].map(|h| h / b),
             x[3].map(|w| w / b),
         ]
