@@ -17,11 +17,17 @@ const EXCEPTIONS: &[(&str, &str)] = &[(
     "num_params counts the auxiliary classifier (AuxLogits, 3.3M params), which the eval-mode graph never runs",
 )];
 
-/// `AIOP_DATA` or the shared data folder next to the checkout.
+/// `AIOP_DATA`, or the first `shared/data` folder beside the checkout or one of its parents.
 fn data_dir() -> PathBuf {
-    std::env::var_os("AIOP_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+    if let Some(dir) = std::env::var_os("AIOP_DATA") {
+        return PathBuf::from(dir);
+    }
+    let checkout = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    checkout
+        .ancestors()
+        .map(|a| a.join("shared/data"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| checkout.join("../shared/data"))
 }
 
 /// model → (params, GMACs) of the classification rows (first weight of each model).
