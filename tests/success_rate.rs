@@ -6,6 +6,19 @@ mod common;
 
 use aiop_converter::{ConvertOptions, convert_file};
 
+/// Exports that are not valid models: ONNX Runtime 1.32 refuses to load them too (checked with
+/// `onnxruntime.InferenceSession`). They must still convert, with the bad node reported.
+const INVALID_EXPORTS: &[(&str, &str)] = &[
+    (
+        "timm/vit_base_patch16_rope_mixed_ape_224.onnx",
+        "torch's exporter writes Expand([1,1,768] → [1,3,3]); ORT: ShapeInferenceError at /Expand",
+    ),
+    (
+        "timm/vit_large_patch16_rope_mixed_224.onnx",
+        "same exporter fault (Expand of the class token to [1,3,3])",
+    ),
+];
+
 #[test]
 fn real_zoo_exports_convert_with_known_shapes() {
     let mut total = 0;
@@ -21,8 +34,16 @@ fn real_zoo_exports_convert_with_known_shapes() {
         );
         per_zoo.push((zoo, models.len()));
         for path in &models {
-            total += 1;
             let name = format!("{zoo}/{}", path.file_name().unwrap().to_string_lossy());
+            if INVALID_EXPORTS.iter().any(|(f, _)| *f == name) {
+                let cg = convert_file(path, &ConvertOptions::default())
+                    .unwrap_or_else(|e| panic!("{name}: an invalid file must still convert: {e}"));
+                assert!(
+                    cg.unknown_shapes() > 0 && cg.warnings.iter().any(|w| w.contains("Expand"))
+                );
+                continue;
+            }
+            total += 1;
             match convert_file(path, &ConvertOptions::default()) {
                 Ok(cg) if cg.unknown_shapes() == 0 => {
                     assert!(cg.node_count() > 2 && cg.macs() > 0, "{name}: empty graph");
