@@ -109,7 +109,10 @@ fn block_label(cg: &Cg, b: &Block) -> (String, String) {
         ops.join(" → ")
     };
     let last = node_at(cg, *b.nodes.last().unwrap_or(&0));
-    let macs: u64 = b.nodes.iter().map(|i| node_at(cg, *i).macs).sum();
+    let macs = b
+        .nodes
+        .iter()
+        .fold(0u64, |a, i| a.saturating_add(node_at(cg, *i).macs));
     let mut detail = shape_text(&last.output_shape);
     if macs > 0 {
         let _ = write!(detail, "  {} MACs", human(macs));

@@ -157,6 +157,18 @@ def main():
     write('function-inline-exponential.onnx', [node('F', ['y'], ['z'], 'call', domain='local')],
           functions=[func])
 
+    # Saturated MAC counts (u64::MAX) on two nodes of one collapsed chain: render's per-box sum
+    # overflows. Tile saturates the dims, B's first dim is symbolic so nothing rejects them.
+    nodes = [i64const('reps', [2], [1 << 62, 1 << 62]),
+             node('Tile', ['x', 'reps'], ['t'], 'tile'),
+             node('MatMul', ['t', 'B'], ['m1'], 'mm1'),
+             node('MatMul', ['m1', 'C'], ['m2'], 'mm2')]
+    g = graph(nodes,
+              [value_info('x', 1, [1, 1]), value_info('B', 1, ['k', 1]), value_info('C', 1, [1, 1])],
+              [value_info('m2', 1, ['a', 'b'])])
+    with open(os.path.join(OUT, 'render-macs-overflow.onnx'), 'wb') as f:
+        f.write(model(g))
+
 
 if __name__ == '__main__':
     main()
