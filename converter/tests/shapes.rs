@@ -428,3 +428,67 @@ fn loop_scan_outputs_get_the_trip_count() {
     let relu = cg.nodes().filter(|n| n.op_type == "Relu").last().unwrap();
     assert_eq!(relu.output_shape, vec![5, 1, 8]);
 }
+
+#[test]
+fn model_local_functions_are_inlined() {
+    use aiop_converter::onnx::proto::{FunctionProto, NodeProto, OperatorSetIdProto};
+    use prost::Message;
+    let mut m = ModelBuilder::new(18);
+    m.input("x", DType::F32, &[1, 3, 8, 8])
+        .weight("w1", &[3, 3, 3, 3])
+        .weight("w2", &[3, 3, 3, 3]);
+    let mut proto = m.build();
+    let call = |i: &str, w: &str, o: &str| NodeProto {
+        input: vec![i.into(), w.into()],
+        output: vec![o.into()],
+        name: format!("call_{o}"),
+        op_type: "ConvRelu".into(),
+        domain: "local".into(),
+        attribute: vec![],
+    };
+    let graph = proto.graph.as_mut().unwrap();
+    graph.node = vec![call("x", "w1", "a"), call("a", "w2", "y")];
+    graph.output = vec![aiop_converter::onnx::writer::value_info(
+        "y",
+        DType::F32,
+        &[1, 3, 8, 8],
+    )];
+    proto.opset_import.push(OperatorSetIdProto {
+        domain: "local".into(),
+        version: 1,
+    });
+    let body = |op: &str, inputs: &[&str], out: &str, attrs| NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![out.into()],
+        name: op.into(),
+        op_type: op.into(),
+        domain: String::new(),
+        attribute: attrs,
+    };
+    proto.functions.push(FunctionProto {
+        name: "ConvRelu".into(),
+        domain: "local".into(),
+        input: vec!["X".into(), "W".into()],
+        output: vec!["Y".into()],
+        attribute: vec![],
+        node: vec![
+            body(
+                "Conv",
+                &["X", "W"],
+                "C",
+                vec![attr_ints("pads", &[1, 1, 1, 1])],
+            ),
+            body("Relu", &["C"], "Y", vec![]),
+        ],
+    });
+    let cg = convert_onnx_bytes(
+        proto.encode_to_vec().into(),
+        "f",
+        &ConvertOptions::default(),
+    )
+    .unwrap();
+    let ops: Vec<&str> = cg.nodes().map(|n| n.op.name()).collect();
+    assert_eq!(ops, ["input", "conv", "relu", "conv", "relu", "output"]);
+    assert_eq!(cg.params(), 2 * 81);
+    assert_eq!(cg.unknown_shapes(), 0);
+}

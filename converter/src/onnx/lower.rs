@@ -143,14 +143,18 @@ impl Lowerer<'_> {
     ) -> Result<()> {
         let key = (n.domain.clone(), n.op_type.clone());
         if let Some(size) = self.functions.get(&key).map(|f| f.node.len()) {
-            if depth < MAX_FUNCTION_DEPTH && self.inlined_nodes + size <= MAX_INLINED_NODES {
+            if self.inlined_nodes + size > MAX_INLINED_NODES {
+                return Err(ConvertError::Invalid(format!(
+                    "model-local functions expand to more than {MAX_INLINED_NODES} nodes"
+                )));
+            }
+            if depth < MAX_FUNCTION_DEPTH {
                 self.inlined_nodes += size;
                 let f = self.functions[&key].clone();
                 return self.inline(n, &f, out, depth, caller_attrs);
             }
             let warning = format!(
-                "function {} not inlined (nested deeper than {MAX_FUNCTION_DEPTH} calls or over \
-                 {MAX_INLINED_NODES} inlined nodes); left as an opaque node",
+                "function {} nested deeper than {MAX_FUNCTION_DEPTH} calls; left as an opaque node",
                 n.op_type
             );
             if !self.warnings.contains(&warning) {

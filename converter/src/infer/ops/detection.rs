@@ -61,7 +61,7 @@ fn nms(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         .unwrap_or(0)
         .max(0) as u64;
     let bound = match (scores[0], scores[1], boxes[1]) {
-        (Some(b), Some(c), Some(n)) => Some(b * c * n.min(per_class)),
+        (Some(b), Some(c), Some(n)) => Some(b.saturating_mul(c).saturating_mul(n.min(per_class))),
         _ => None,
     };
     Ok(vec![Fact::new(DType::I64, vec![bound, Some(3)]).bounded()])

@@ -297,7 +297,7 @@ fn split(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
                     .map_or(outputs as u64, |n| n.max(1) as u64);
                 let chunk = len.div_ceil(n.max(1));
                 (0..outputs as u64)
-                    .map(|i| Some(chunk.min(len.saturating_sub(i * chunk))))
+                    .map(|i| Some(chunk.min(len.saturating_sub(i.saturating_mul(chunk)))))
                     .collect()
             }
             None => vec![None; outputs],
@@ -435,7 +435,7 @@ fn gather_nd(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     let idx = inputs.shape(1)?;
     let b = node.int("batch_dims").unwrap_or(0).max(0) as usize;
     let last = idx.last().copied().flatten().ok_or("index depth unknown")? as usize;
-    if idx.is_empty() || b + last > data.len() {
+    if idx.is_empty() || b.saturating_add(last) > data.len() {
         return Err("indices deeper than data".into());
     }
     let mut dims = idx[..idx.len() - 1].to_vec();
