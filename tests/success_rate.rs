@@ -25,7 +25,7 @@ fn real_zoo_exports_convert_with_known_shapes() {
     let mut incomplete = Vec::new();
     let mut failed = Vec::new();
     let mut per_zoo = Vec::new();
-    for (zoo, minimum) in [("torchvision", 95), ("timm", 50)] {
+    for (zoo, minimum) in [("torchvision", 95), ("timm", 50), ("opsets", 15)] {
         let (_dir, models) = common::unpack_zoo(zoo);
         assert!(
             models.len() >= minimum,
@@ -64,4 +64,28 @@ fn real_zoo_exports_convert_with_known_shapes() {
         ok as f64 >= 0.99 * total as f64,
         "{ok}/{total} with every shape known; incomplete: {incomplete:#?}"
     );
+}
+
+/// The same network exported at opsets 9, 11, 13 and 20 has the same MACs and params.
+#[test]
+fn opsets_agree_on_costs() {
+    let (_dir, models) = common::unpack_zoo("opsets");
+    let mut by_model: std::collections::BTreeMap<String, Vec<(String, u64, u64)>> =
+        Default::default();
+    for path in &models {
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        let (model, opset) = stem.rsplit_once("_opset").expect("NAME_opsetN.onnx");
+        let cg = convert_file(path, &ConvertOptions::default()).unwrap();
+        by_model
+            .entry(model.into())
+            .or_default()
+            .push((opset.into(), cg.macs(), cg.params()));
+    }
+    assert!(by_model.len() >= 4);
+    for (model, exports) in &by_model {
+        let (_, macs, params) = exports[0];
+        for (opset, m, p) in exports {
+            assert_eq!((*m, *p), (macs, params), "{model} at opset {opset}");
+        }
+    }
 }

@@ -2,11 +2,13 @@
 # Packs weight-stripped zoo exports into the committed test fixtures:
 #   tests/fixtures/torchvision.tar.xz  ← every export_torchvision.py model
 #   tests/fixtures/timm.tar.xz         ← the seeded timm sample (export_timm.py --sample 70 --seed 1)
+#   tests/fixtures/opsets.tar.xz       ← five torchvision models at opsets 9, 11, 13, 20
+#                                        (export_torchvision.py --opset N --suffix _opsetN)
 # Usage: tools/zoo/pack_fixtures.sh [ZOO_DIR]   (default ~/.cache/aiop/zoo2)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 zoo="${1:-$HOME/.cache/aiop/zoo2}"
-for name in torchvision timm; do
+for name in torchvision timm opsets; do
     src="$zoo/$name"
     [ -d "$src" ] || { echo "missing $src" >&2; exit 1; }
     (cd "$src" && tar --sort=name --owner=0 --group=0 --mtime='2026-01-01' -cf - ./*.onnx) \
