@@ -97,25 +97,7 @@ def export(job: dict, tmp_path: str, args) -> dict:
     shape = input_size_of(getattr(model, "pretrained_cfg", None))
     x = torch.rand(*shape)
     with torch.no_grad():
-        torch.onnx.export(
-            model,
-            (x,),
-            tmp_path,
-            dynamo=False,
-            export_params=args.with_weights,
-            # no de-duplication of equal-valued (random-init) parameters when stripped
-            keep_initializers_as_inputs=not args.with_weights,
-            opset_version=args.opset or DEFAULT_OPSET,
-            # Keep the network as written: no Conv+BN fusion (training=PRESERVE on an eval
-            # model exports inference-mode BatchNorm) and no folding of weights into new
-            # constants (a folded `table[index]` gather or attention mask would otherwise
-            # pass for a parameter). --fold gives the exporter's defaults, as third-party
-            # files usually have them.
-            do_constant_folding=args.fold,
-            training=torch.onnx.TrainingMode.EVAL if args.fold else torch.onnx.TrainingMode.PRESERVE,
-            input_names=["input"],
-            output_names=["logits"],
-        )
+        zoo_runner.onnx_export(model, (x,), tmp_path, args, ["input"], ["logits"], DEFAULT_OPSET)
     return {"input_shape": shape, "with_weights": bool(args.with_weights)}
 
 

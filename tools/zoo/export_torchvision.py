@@ -137,27 +137,7 @@ def export(job: dict, tmp_path: str, args) -> dict:
             inputs = (x,)
             input_names = ["input"]
             output_names = ["logits"]
-        torch.onnx.export(
-            model,
-            inputs,
-            tmp_path,
-            dynamo=False,
-            export_params=args.with_weights,
-            # the exporter de-duplicates equal-valued parameters unless this is set; with
-            # random init (all-ones LayerNorm weights, zero biases, ...) that would make
-            # unrelated layers share one parameter input in weight-stripped exports.
-            keep_initializers_as_inputs=not args.with_weights,
-            opset_version=args.opset or DEFAULT_OPSET,
-            # Keep the network as written: no Conv+BN fusion (training=PRESERVE on an eval
-            # model exports inference-mode BatchNorm) and no folding of weights into new
-            # constants (a folded `table[index]` gather or attention mask would otherwise
-            # pass for a parameter). --fold gives the exporter's defaults, as third-party
-            # files usually have them.
-            do_constant_folding=args.fold,
-            training=torch.onnx.TrainingMode.EVAL if args.fold else torch.onnx.TrainingMode.PRESERVE,
-            input_names=input_names,
-            output_names=output_names,
-        )
+        zoo_runner.onnx_export(model, inputs, tmp_path, args, input_names, output_names, DEFAULT_OPSET)
     return {"input_shape": list(x.shape), "with_weights": bool(args.with_weights)}
 
 

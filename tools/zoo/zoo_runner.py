@@ -57,6 +57,32 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--_result", dest="result", default=None, help=argparse.SUPPRESS)
 
 
+def onnx_export(model, inputs, path, args, input_names, output_names, default_opset):
+    """The project's export recipe (TorchScript exporter), shared by every zoo script."""
+    import torch
+
+    torch.onnx.export(
+        model,
+        inputs,
+        path,
+        dynamo=False,
+        export_params=args.with_weights,
+        # The exporter de-duplicates equal-valued parameters unless this is set; with random
+        # init (all-ones LayerNorm weights, zero biases, ...) unrelated layers would share one
+        # parameter input in weight-stripped exports.
+        keep_initializers_as_inputs=not args.with_weights,
+        opset_version=args.opset or default_opset,
+        # Keep the network as written: no Conv+BN fusion (training=PRESERVE on an eval model
+        # exports inference-mode BatchNorm) and no folding of weights into new constants (a
+        # folded `table[index]` gather or attention mask would otherwise pass for a
+        # parameter). --fold gives the exporter's defaults, as third-party files have them.
+        do_constant_folding=args.fold,
+        training=torch.onnx.TrainingMode.EVAL if args.fold else torch.onnx.TrainingMode.PRESERVE,
+        input_names=input_names,
+        output_names=output_names,
+    )
+
+
 def split_list(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
 

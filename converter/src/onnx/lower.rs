@@ -161,22 +161,7 @@ impl Lowerer<'_> {
                 self.warnings.push(warning);
             }
         }
-        let mut attrs = Vec::with_capacity(n.attribute.len());
-        for a in n.attribute {
-            if !a.ref_attr_name.is_empty() {
-                if let Some((_, v)) = caller_attrs
-                    .unwrap_or_default()
-                    .iter()
-                    .find(|(name, _)| *name == a.ref_attr_name)
-                {
-                    attrs.push((a.name, v.clone()));
-                }
-                continue;
-            }
-            if let Some(v) = self.attr(a.clone())? {
-                attrs.push((a.name, v));
-            }
-        }
+        let attrs = self.attrs(n.attribute, caller_attrs)?;
         out.push(Node {
             name: n.name,
             op_type: n.op_type,
@@ -206,20 +191,7 @@ impl Lowerer<'_> {
             rename.insert(formal.clone(), actual.clone());
         }
         // The call's own attributes, resolved against its caller, feed the body's references.
-        let mut call_attrs = Vec::new();
-        for a in call.attribute {
-            if !a.ref_attr_name.is_empty() {
-                if let Some((_, v)) = caller_attrs
-                    .unwrap_or_default()
-                    .iter()
-                    .find(|(n, _)| *n == a.ref_attr_name)
-                {
-                    call_attrs.push((a.name, v.clone()));
-                }
-            } else if let Some(v) = self.attr(a.clone())? {
-                call_attrs.push((a.name, v));
-            }
-        }
+        let call_attrs = self.attrs(call.attribute, caller_attrs)?;
         let map = |name: &String, rename: &HashMap<String, String>| -> String {
             if name.is_empty() {
                 String::new()
@@ -237,6 +209,32 @@ impl Lowerer<'_> {
             self.node(body_node, out, depth + 1, Some(&call_attrs))?;
         }
         Ok(())
+    }
+
+    /// Lowers a node's attributes; inside a function body, references (`ref_attr_name`) take
+    /// the calling node's value (and are dropped when the caller does not set it).
+    fn attrs(
+        &mut self,
+        protos: Vec<AttributeProto>,
+        caller: Option<&[(String, Attr)]>,
+    ) -> Result<Vec<(String, Attr)>> {
+        let mut out = Vec::with_capacity(protos.len());
+        for mut a in protos {
+            let name = std::mem::take(&mut a.name);
+            let value = if a.ref_attr_name.is_empty() {
+                self.attr(a)?
+            } else {
+                caller
+                    .unwrap_or_default()
+                    .iter()
+                    .find(|(n, _)| *n == a.ref_attr_name)
+                    .map(|(_, v)| v.clone())
+            };
+            if let Some(v) = value {
+                out.push((name, v));
+            }
+        }
+        Ok(out)
     }
 
     fn attr(&mut self, a: AttributeProto) -> Result<Option<Attr>> {

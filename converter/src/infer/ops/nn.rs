@@ -113,6 +113,17 @@ fn spatial(window: &Window, x: &[Dim]) -> Result<Vec<Dim>, RuleError> {
         .collect()
 }
 
+/// The kernel size: the `kernel_shape` attribute, else the weight's spatial dimensions.
+fn kernel_of(node: &Node, weight: &[Dim]) -> Result<Vec<u64>, RuleError> {
+    match node.ints("kernel_shape") {
+        Some(k) if !k.is_empty() => k.iter().map(|v| nonneg(*v)).collect(),
+        _ => weight[2..]
+            .iter()
+            .map(|d| d.ok_or_else(|| "kernel size unknown".to_string()))
+            .collect(),
+    }
+}
+
 fn conv(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     let x = inputs.shape(0)?;
     let w_index = if node.op_type == "QLinearConv" { 3 } else { 1 };
@@ -124,13 +135,7 @@ fn conv(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
             w.len()
         ));
     }
-    let kernel = match node.ints("kernel_shape") {
-        Some(k) if !k.is_empty() => k.iter().map(|v| nonneg(*v)).collect::<Result<_, _>>()?,
-        _ => w[2..]
-            .iter()
-            .map(|d| d.ok_or("kernel size unknown".to_string()))
-            .collect::<Result<_, _>>()?,
-    };
+    let kernel = kernel_of(node, w)?;
     let window = Window::from_node(node, kernel)?;
     let mut out = vec![x[0], w[0]];
     out.extend(spatial(&window, x)?);
@@ -149,13 +154,7 @@ fn conv_transpose(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> 
     }
     let n = x.len() - 2;
     let group = node.int("group").unwrap_or(1).max(1) as u64;
-    let kernel: Vec<u64> = match node.ints("kernel_shape") {
-        Some(k) if !k.is_empty() => k.iter().map(|v| nonneg(*v)).collect::<Result<_, _>>()?,
-        _ => w[2..]
-            .iter()
-            .map(|d| d.ok_or("kernel size unknown".to_string()))
-            .collect::<Result<_, _>>()?,
-    };
+    let kernel = kernel_of(node, w)?;
     let window = Window::from_node(node, kernel)?;
     let out_pad = node.ints("output_padding").unwrap_or_default();
     let mut out = vec![x[0], w[1].map(|c| c.saturating_mul(group))];
