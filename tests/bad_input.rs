@@ -80,7 +80,7 @@ fn truncated_random_and_text_files_are_rejected() {
 
     let textfile = dir.path().join("notes.onnx");
     std::fs::write(&textfile, "this is not a model\n").unwrap();
-    rejects(&textfile, "");
+    rejects(&textfile, "a text file");
 
     let empty = dir.path().join("empty.onnx");
     std::fs::write(&empty, b"").unwrap();

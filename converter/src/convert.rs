@@ -77,21 +77,8 @@ pub fn convert_file(path: &Path, options: &ConvertOptions) -> Result<Cg> {
 
 /// Converts ONNX bytes (no external data folder) to a CG called `name`.
 pub fn convert_onnx_bytes(bytes: Bytes, name: &str, options: &ConvertOptions) -> Result<Cg> {
-    if looks_like_text(&bytes) {
-        return Err(ConvertError::UnknownFormat(
-            "a text file, not an ONNX model".into(),
-        ));
-    }
     let model = onnx::parse_onnx(bytes, None)?;
     convert_model(model, name, name, options)
-}
-
-fn looks_like_text(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(512)];
-    !head.is_empty()
-        && head
-            .iter()
-            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
 }
 
 /// The seed facts of a model's graph: initializers, and inputs with their open dimensions

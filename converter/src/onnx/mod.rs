@@ -55,7 +55,22 @@ pub fn parse_onnx(bytes: Bytes, model_dir: Option<&Path>) -> Result<Model> {
     if bytes.len() as u64 > MAX_ONNX_BYTES {
         return Err(ConvertError::TooLarge(bytes.len() as u64));
     }
-    let proto =
-        proto::ModelProto::decode(bytes).map_err(|e| ConvertError::Decode(e.to_string()))?;
+    let text = looks_like_text(&bytes);
+    let proto = proto::ModelProto::decode(bytes).map_err(|e| {
+        if text {
+            ConvertError::UnknownFormat("a text file, not an ONNX model".into())
+        } else {
+            ConvertError::Decode(e.to_string())
+        }
+    })?;
     lower::lower_model(proto, model_dir)
+}
+
+/// True when the first bytes are printable text (a common wrong file, worth its own message).
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(512)];
+    !head.is_empty()
+        && head
+            .iter()
+            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
 }
