@@ -2,8 +2,9 @@
 # Packs weight-stripped zoo exports into the committed test fixtures:
 #   tests/fixtures/torchvision.tar.xz  ← every export_torchvision.py model
 #   tests/fixtures/timm.tar.xz         ← the seeded timm sample (export_timm.py --sample 70 --seed 1)
-#   tests/fixtures/opsets.tar.xz       ← five torchvision models at opsets 9, 11, 13, 20
-#                                        (export_torchvision.py --opset N --suffix _opsetN)
+#   tests/fixtures/opsets.tar.xz       ← torchvision models at opsets 7, 8, 9, 11, 13, 20
+#                                        (export_torchvision.py --opset N --suffix _opsetN) and
+#                                        21 (upgrade_opset.py --to 21 on the opset-20 files)
 # Usage: tools/zoo/pack_fixtures.sh [ZOO_DIR]   (default ~/.cache/aiop/zoo2)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
