@@ -211,10 +211,11 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|n| if n.is_empty() { None } else { self.fact(n) })
             .collect();
+        // The main data input; none for an If/Loop that reads its data only inside its body.
         let main = origins
             .iter()
             .position(|o| matches!(o, Origin::Data(_)))
-            .unwrap_or(0);
+            .unwrap_or(usize::MAX);
         let weight_slot = origins.iter().enumerate().position(|(slot, o)| {
             matches!(o, Origin::Weight(_)) && counts_params(&node.op_type, slot)
         });
