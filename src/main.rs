@@ -27,6 +27,8 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Draw a model's CG as SVG or Graphviz DOT.
     Render(commands::render::Args),
+    /// Generate networks of NAS search spaces (NAS-Bench-201) as ONNX or CG files.
+    Zoo(commands::zoo::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Convert(a) => commands::convert::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Render(a) => commands::render::run(a),
+        Command::Zoo(a) => commands::zoo::run(a),
     })
     .unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use aiop_converter::{ConvertOptions, convert_file};
 
@@ -17,22 +16,9 @@ const EXCEPTIONS: &[(&str, &str)] = &[(
     "num_params counts the auxiliary classifier (AuxLogits, 3.3M params), which the eval-mode graph never runs",
 )];
 
-/// `AIOP_DATA`, or the first `shared/data` folder beside the checkout or one of its parents.
-fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("AIOP_DATA") {
-        return PathBuf::from(dir);
-    }
-    let checkout = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    checkout
-        .ancestors()
-        .map(|a| a.join("shared/data"))
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| checkout.join("../shared/data"))
-}
-
 /// model → (params, GMACs) of the classification rows (first weight of each model).
 fn published() -> BTreeMap<String, (u64, f64)> {
-    let path = data_dir().join("torchvision/torchvision_weights_meta.csv");
+    let path = common::data_dir().join("torchvision/torchvision_weights_meta.csv");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (set AIOP_DATA to the labelled data folder)",

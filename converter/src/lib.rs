@@ -18,6 +18,7 @@ pub mod ir;
 pub mod onnx;
 pub mod render;
 pub mod value;
+pub mod zoo;
 
 pub use cg::{Cg, CgNode, OpCategory, ShapeStatus};
 pub use convert::{

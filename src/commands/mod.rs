@@ -3,6 +3,7 @@
 pub mod convert;
 pub mod inspect;
 pub mod render;
+pub mod zoo;
 
 use std::path::{Path, PathBuf};
 

@@ -67,12 +67,28 @@ impl ModelBuilder {
         self
     }
 
-    /// Declares a graph output (shape left to inference).
+    /// Declares a float graph output (shape left to inference).
     pub fn output(&mut self, name: &str) -> &mut Self {
+        self.output_of(name, DType::F32)
+    }
+
+    /// Declares a graph output of the given element type (shape left to inference).
+    pub fn output_of(&mut self, name: &str, dtype: DType) -> &mut Self {
         self.graph.output.push(ValueInfoProto {
             name: name.into(),
-            r#type: None,
+            r#type: Some(TypeProto {
+                tensor_type: Some(TypeProtoTensor {
+                    elem_type: dtype.to_onnx(),
+                    shape: None,
+                }),
+            }),
         });
+        self
+    }
+
+    /// Declares a graph output with its shape (as ONNX checkers require).
+    pub fn output_shaped(&mut self, name: &str, dtype: DType, dims: &[i64]) -> &mut Self {
+        self.graph.output.push(value_info(name, dtype, dims));
         self
     }
 

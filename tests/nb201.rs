@@ -1,0 +1,83 @@
+//! NAS-Bench-201 networks built by `aiop_converter::zoo::nb201` match the benchmark's published
+//! parameter counts (NASLib's `zc_nasbench201.json`, CIFAR-10 entries) within 1 %.
+
+mod common;
+
+use aiop_converter::zoo::nb201::{Cell, Skeleton, build};
+use aiop_converter::{ConvertOptions, convert_onnx_bytes};
+
+#[test]
+fn params_match_naslib_within_one_percent() {
+    let path = common::data_dir().join("naslib/zc_nasbench201.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cifar10 = json["nasbench201"]["cifar10"]
+        .as_object()
+        .expect("cifar10 entries");
+    let mut checked = 0;
+    let mut worst: f64 = 0.0;
+    for (key, entry) in cifar10.iter().take(60) {
+        let indices: Vec<usize> = key
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(',')
+            .map(|v| v.trim().parse().unwrap())
+            .collect();
+        let cell = Cell::from_naslib(indices.try_into().unwrap()).unwrap();
+        let published = entry["params"].as_f64().unwrap() * 1e6;
+        let model = build(&cell, &Skeleton::default());
+        let cg = convert_onnx_bytes(model.to_bytes().into(), "nb201", &ConvertOptions::default())
+            .unwrap();
+        assert_eq!(cg.unknown_shapes(), 0, "{cell}");
+        let diff = (cg.params() as f64 - published) / published;
+        worst = worst.max(diff.abs());
+        if checked < 5 {
+            println!(
+                "{cell}: MACs {} vs published FLOPs {}",
+                cg.macs(),
+                entry["flops"].as_f64().unwrap() * 1e6
+            );
+        }
+        assert!(
+            diff.abs() <= 0.01,
+            "{cell}: {} params vs published {published}",
+            cg.params()
+        );
+        checked += 1;
+    }
+    println!(
+        "{checked} cells, worst params difference {:.4} %",
+        worst * 100.0
+    );
+    assert!(checked >= 50);
+}
+
+#[test]
+fn cli_writes_the_network_as_onnx_or_as_a_cg() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|";
+    let onnx = dir.path().join("cell.onnx");
+    let json = dir.path().join("cell.json");
+    for out in [&onnx, &json] {
+        let o = common::aiop(&["zoo", "nb201", arch, "-o", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{:?}", common::text(&o));
+    }
+    let o = common::aiop(&["inspect", onnx.to_str().unwrap(), "--json"]);
+    let from_onnx: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = common::aiop(&["inspect", json.to_str().unwrap(), "--json"]);
+    let from_cg: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(from_onnx["params"], from_cg["params"]);
+    assert_eq!(from_onnx["outputs"][0]["shape"], serde_json::json!([1, 10]));
+    let o = common::aiop(&[
+        "zoo",
+        "nb201",
+        "|nor_conv_3x3~0|",
+        "-o",
+        onnx.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        common::text(&o)
+            .1
+            .contains("not a NAS-Bench-201 architecture")
+    );
+}
