@@ -27,6 +27,8 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Draw a model's CG as SVG or Graphviz DOT.
     Render(commands::render::Args),
+    /// Build labelled CG datasets and print their statistics.
+    Dataset(commands::dataset::Args),
     /// Generate networks of NAS search spaces (NAS-Bench-201) as ONNX or CG files.
     Zoo(commands::zoo::Args),
 }
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Render(a) => commands::render::run(a),
         Command::Zoo(a) => commands::zoo::run(a),
+        Command::Dataset(a) => commands::dataset::run(a),
     })
     .unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(

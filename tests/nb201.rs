@@ -81,3 +81,50 @@ fn cli_writes_the_network_as_onnx_or_as_a_cg() {
             .contains("not a NAS-Bench-201 architecture")
     );
 }
+
+#[test]
+fn dataset_build_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nb201.aiopds");
+    let data = common::data_dir();
+    let o = common::aiop(&[
+        "dataset",
+        "build",
+        "nb201",
+        "-o",
+        out.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{:?}", common::text(&o));
+    let o = common::aiop(&["dataset", "stats", out.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{:?}", common::text(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Every cell of the space, each with every label.
+    assert_eq!(s["records"], 15_625);
+    assert_eq!(
+        s["tasks"]["cifar10-analognas-analog-accuracy"]["count"],
+        15_625
+    );
+    for task in ["cifar10-top1", "cifar100-top1", "imagenet16-120-top1"] {
+        assert_eq!(s["tasks"][task]["count"], 15_625, "{task}");
+        // FLOPs alone rank NB-201 cells with an SRCC of about 0.7 (the naive baseline).
+        let srcc = s["tasks"][task]["flops_srcc"].as_f64().unwrap();
+        assert!(srcc > 0.6 && srcc < 0.85, "{task}: FLOPs SRCC {srcc}");
+    }
+    let max = s["tasks"]["cifar10-top1"]["max"].as_f64().unwrap();
+    assert!(
+        max > 90.0 && max < 95.0,
+        "CIFAR-10 accuracies are percentages: {max}"
+    );
+    // A file that is not a dataset is refused with a clear message.
+    let o = common::aiop(&[
+        "dataset",
+        "stats",
+        data.join("nb201/nats_tss_200ep_test_acc.csv")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(common::text(&o).1.contains("not an aiop dataset file"));
+}

@@ -12,6 +12,7 @@
 
 pub mod cg;
 mod convert;
+pub mod dataset;
 pub mod error;
 pub mod infer;
 pub mod ir;

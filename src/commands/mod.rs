@@ -1,6 +1,7 @@
 //! The CLI's subcommands and what they share: model options, loading, atomic writes.
 
 pub mod convert;
+pub mod dataset;
 pub mod inspect;
 pub mod render;
 pub mod zoo;

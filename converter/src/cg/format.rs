@@ -27,9 +27,9 @@ pub enum FormatError {
     Edge(u32, u32),
 }
 
-/// The on-disk record.
-#[derive(Serialize, Deserialize, PartialEq, Debug)]
-struct CgRecord {
+/// The on-disk record of a CG (also embedded in dataset records).
+#[derive(Serialize, Deserialize, PartialEq, Debug, Clone)]
+pub struct CgRecord {
     format: String,
     version: u32,
     vocab_version: u32,
@@ -40,7 +40,15 @@ struct CgRecord {
     warnings: Vec<String>,
 }
 
-fn record(cg: &Cg) -> CgRecord {
+impl CgRecord {
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+/// The record of a CG.
+pub fn record(cg: &Cg) -> CgRecord {
     CgRecord {
         format: "aiop-cg".into(),
         version: FORMAT_VERSION,
@@ -53,7 +61,8 @@ fn record(cg: &Cg) -> CgRecord {
     }
 }
 
-fn from_record(r: CgRecord) -> Result<Cg, FormatError> {
+/// The CG of a record, checking format, versions and edges.
+pub fn from_record(r: CgRecord) -> Result<Cg, FormatError> {
     if r.format != "aiop-cg" {
         return Err(FormatError::NotCg);
     }

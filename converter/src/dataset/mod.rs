@@ -1,0 +1,215 @@
+//! Labelled CG datasets: a stream of records (CG + metadata + labels per task), compact and
+//! versioned. Layout of a `.aiopds` file: the 8 bytes `AIOPDS\0\x01`, then one zstd stream
+//! holding a header and the records, each as a little-endian `u32` length and a postcard body.
+//! Readers can stream records without loading the whole file.
+
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cg::Cg;
+use crate::cg::format::{self, CgRecord, FormatError};
+
+/// First bytes of a dataset file.
+pub const MAGIC: &[u8; 8] = b"AIOPDS\0\x01";
+/// Version of the record layout.
+pub const VERSION: u32 = 1;
+/// Largest record accepted when reading (a CG of a few hundred thousand nodes).
+const MAX_RECORD_BYTES: u32 = 256 << 20;
+
+/// Why a dataset could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("not an aiop dataset file")]
+    NotDataset,
+    #[error("dataset version {0} is not supported (this build reads {VERSION})")]
+    Version(u32),
+    #[error("corrupt dataset: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Cg(#[from] FormatError),
+}
+
+/// What a dataset file says about itself.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Header {
+    pub version: u32,
+    /// Free text: how the dataset was built.
+    pub description: String,
+}
+
+/// One labelled architecture.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    /// Unique name within the dataset (architecture string, model name, …).
+    pub name: String,
+    /// Search space or model family (`nb201`, `resnet`, …), used for leave-family-out splits.
+    pub family: String,
+    /// Where the network came from (file, generator).
+    pub source: String,
+    /// Input height/width the CG was built at.
+    pub resolution: u32,
+    pub macs: u64,
+    pub params: u64,
+    /// Task → label in the task's metric (e.g. `cifar10-top1` → 93.6).
+    pub labels: BTreeMap<String, f64>,
+    cg: CgRecord,
+}
+
+impl Record {
+    /// A record of `cg` with no labels yet.
+    pub fn new(cg: &Cg, family: &str, source: &str, resolution: u32) -> Record {
+        Record {
+            name: cg.name.clone(),
+            family: family.into(),
+            source: source.into(),
+            resolution,
+            macs: cg.macs(),
+            params: cg.params(),
+            labels: BTreeMap::new(),
+            cg: format::record(cg),
+        }
+    }
+
+    /// The record's CG.
+    pub fn cg(&self) -> Result<Cg, FormatError> {
+        format::from_record(self.cg.clone())
+    }
+}
+
+/// Writes a dataset stream.
+pub struct Writer<W: Write> {
+    encoder: zstd::Encoder<'static, W>,
+}
+
+impl<W: Write> Writer<W> {
+    /// Starts a dataset on `out` with the given description.
+    pub fn new(mut out: W, description: &str) -> Result<Self, DatasetError> {
+        out.write_all(MAGIC)?;
+        let mut w = Writer {
+            encoder: zstd::Encoder::new(out, 9)?,
+        };
+        w.frame(&Header {
+            version: VERSION,
+            description: description.into(),
+        })?;
+        Ok(w)
+    }
+
+    fn frame<T: Serialize>(&mut self, value: &T) -> Result<(), DatasetError> {
+        let body = postcard::to_stdvec(value).map_err(|e| DatasetError::Corrupt(e.to_string()))?;
+        self.encoder.write_all(&(body.len() as u32).to_le_bytes())?;
+        self.encoder.write_all(&body)?;
+        Ok(())
+    }
+
+    /// Appends a record.
+    pub fn write(&mut self, record: &Record) -> Result<(), DatasetError> {
+        self.frame(record)
+    }
+
+    /// Ends the stream and returns the underlying writer.
+    pub fn finish(self) -> Result<W, DatasetError> {
+        Ok(self.encoder.finish()?)
+    }
+}
+
+/// Reads a dataset stream record by record.
+pub struct Reader<R: Read> {
+    decoder: zstd::Decoder<'static, std::io::BufReader<R>>,
+    /// The file's header.
+    pub header: Header,
+}
+
+impl<R: Read> Reader<R> {
+    /// Checks the magic and version and reads the header.
+    pub fn new(mut input: R) -> Result<Self, DatasetError> {
+        let mut magic = [0u8; 8];
+        input
+            .read_exact(&mut magic)
+            .map_err(|_| DatasetError::NotDataset)?;
+        if &magic != MAGIC {
+            return Err(DatasetError::NotDataset);
+        }
+        let mut decoder = zstd::Decoder::new(input)?;
+        let header: Header =
+            read_frame(&mut decoder)?.ok_or(DatasetError::Corrupt("no header".into()))?;
+        if header.version != VERSION {
+            return Err(DatasetError::Version(header.version));
+        }
+        Ok(Reader { decoder, header })
+    }
+}
+
+fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> Result<Option<T>, DatasetError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_le_bytes(len);
+    if len > MAX_RECORD_BYTES {
+        return Err(DatasetError::Corrupt(format!("record of {len} bytes")));
+    }
+    let mut body = vec![0u8; len as usize];
+    r.read_exact(&mut body)
+        .map_err(|e| DatasetError::Corrupt(format!("truncated record: {e}")))?;
+    postcard::from_bytes(&body)
+        .map(Some)
+        .map_err(|e| DatasetError::Corrupt(e.to_string()))
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<Record, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        read_frame(&mut self.decoder).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::writer::ModelBuilder;
+    use crate::value::DType;
+
+    #[test]
+    fn records_round_trip_and_bad_files_are_refused() {
+        let mut m = ModelBuilder::new(17);
+        m.input("x", DType::F32, &[1, 3, 4, 4])
+            .node("Relu", &["x"], &["y"], vec![])
+            .output("y");
+        let cg =
+            crate::convert_onnx_bytes(m.to_bytes().into(), "tiny", &Default::default()).unwrap();
+        let mut rec = Record::new(&cg, "toy", "test", 4);
+        rec.labels.insert("task".into(), 1.5);
+        let mut w = Writer::new(Vec::new(), "test set").unwrap();
+        w.write(&rec).unwrap();
+        w.write(&rec).unwrap();
+        let bytes = w.finish().unwrap();
+        let r = Reader::new(bytes.as_slice()).unwrap();
+        assert_eq!(r.header.description, "test set");
+        let back: Vec<Record> = r.map(Result::unwrap).collect();
+        assert_eq!(back, vec![rec.clone(), rec]);
+        assert_eq!(
+            format::to_binary(&back[0].cg().unwrap()),
+            format::to_binary(&cg)
+        );
+        assert!(matches!(
+            Reader::new(&b"garbage!"[..]),
+            Err(DatasetError::NotDataset)
+        ));
+        let truncated = &bytes[..bytes.len() - 10];
+        let errors = Reader::new(truncated).map(|r| r.filter(Result::is_err).count());
+        assert!(
+            errors.is_err() || errors.unwrap() > 0,
+            "truncation is noticed"
+        );
+    }
+}

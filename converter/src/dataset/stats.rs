@@ -1,0 +1,178 @@
+//! Dataset statistics: counts and label ranges per task, node-count histogram, and the naive
+//! baselines every predictor is compared with (Spearman rank correlation of FLOPs and of params
+//! with each task's labels).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Record;
+
+/// Per-task summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskStats {
+    pub count: usize,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    /// SRCC between MACs and the labels.
+    pub flops_srcc: f64,
+    /// SRCC between params and the labels.
+    pub params_srcc: f64,
+}
+
+/// Summary of a dataset.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stats {
+    pub records: usize,
+    pub families: BTreeMap<String, usize>,
+    pub tasks: BTreeMap<String, TaskStats>,
+    /// `(lower bound of the bucket, count)`: CG node counts in powers-of-two buckets.
+    pub node_histogram: Vec<(usize, usize)>,
+}
+
+/// Average ranks (ties share their mean rank), 1-based.
+pub fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for k in &order[i..=j] {
+            ranks[*k] = rank;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    if x.len() < 2 {
+        return f64::NAN;
+    }
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+/// Spearman rank correlation coefficient.
+pub fn srcc(x: &[f64], y: &[f64]) -> f64 {
+    pearson(&ranks(x), &ranks(y))
+}
+
+/// One task's labels with the MACs and params of the same records.
+#[derive(Default)]
+struct Columns {
+    labels: Vec<f64>,
+    macs: Vec<f64>,
+    params: Vec<f64>,
+}
+
+/// Computes the statistics of `records`; node counts come from each record's CG.
+pub fn compute<'a>(records: impl IntoIterator<Item = &'a Record>) -> Stats {
+    let mut families = BTreeMap::new();
+    let mut per_task: BTreeMap<String, Columns> = BTreeMap::new();
+    let mut buckets: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut count = 0;
+    for r in records {
+        count += 1;
+        *families.entry(r.family.clone()).or_insert(0) += 1;
+        let nodes = r.cg.node_count();
+        *buckets
+            .entry(if nodes == 0 { 0 } else { 1 << nodes.ilog2() })
+            .or_insert(0) += 1;
+        for (task, label) in &r.labels {
+            let e = per_task.entry(task.clone()).or_default();
+            e.labels.push(*label);
+            e.macs.push(r.macs as f64);
+            e.params.push(r.params as f64);
+        }
+    }
+    let tasks = per_task
+        .into_iter()
+        .map(
+            |(
+                task,
+                Columns {
+                    labels,
+                    macs,
+                    params,
+                },
+            )| {
+                let n = labels.len();
+                let stats = TaskStats {
+                    count: n,
+                    min: labels.iter().copied().fold(f64::INFINITY, f64::min),
+                    max: labels.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    mean: labels.iter().sum::<f64>() / n as f64,
+                    flops_srcc: srcc(&macs, &labels),
+                    params_srcc: srcc(&params, &labels),
+                };
+                (task, stats)
+            },
+        )
+        .collect();
+    Stats {
+        records: count,
+        families,
+        tasks,
+        node_histogram: buckets.into_iter().collect(),
+    }
+}
+
+impl Stats {
+    /// A table for people.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "{} records; families: {:?}", self.records, self.families);
+        let _ = writeln!(
+            s,
+            "\n  {:<42} {:>6} {:>9} {:>9} {:>9} {:>10} {:>11}",
+            "task", "n", "min", "max", "mean", "FLOPs-SRCC", "params-SRCC"
+        );
+        for (task, t) in &self.tasks {
+            let _ = writeln!(
+                s,
+                "  {task:<42} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>10.3} {:>11.3}",
+                t.count, t.min, t.max, t.mean, t.flops_srcc, t.params_srcc
+            );
+        }
+        let _ = writeln!(s, "\n  CG nodes      count");
+        let widest = self
+            .node_histogram
+            .iter()
+            .map(|(_, c)| *c)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        for (lower, c) in &self.node_histogram {
+            let bar = "█".repeat((c * 40).div_ceil(widest));
+            let _ = writeln!(s, "  {:>5}–{:<6} {c:>6}  {bar}", lower, lower * 2 - 1);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_with_ties() {
+        assert_eq!(ranks(&[10.0, 20.0, 20.0, 5.0]), vec![2.0, 3.5, 3.5, 1.0]);
+        assert!((srcc(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
+        assert!((srcc(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+    }
+}
