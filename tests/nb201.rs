@@ -117,6 +117,37 @@ fn dataset_build_and_stats() {
         max > 90.0 && max < 95.0,
         "CIFAR-10 accuracies are percentages: {max}"
     );
+    // Seeded splits: the NB-201 protocol's 1,000 training cells, the same for the same seed.
+    let split = |dir: &std::path::Path, seed: &str| {
+        let o = common::aiop(&[
+            "dataset",
+            "split",
+            out.to_str().unwrap(),
+            "-o",
+            dir.to_str().unwrap(),
+            "--train-count",
+            "1000",
+            "--seed",
+            seed,
+        ]);
+        assert!(o.status.success(), "{:?}", common::text(&o));
+        (
+            std::fs::read(dir.join("train.aiopds")).unwrap(),
+            std::fs::read(dir.join("test.aiopds")).unwrap(),
+        )
+    };
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    assert_eq!(split(&a, "1"), split(&b, "1"));
+    assert_ne!(split(&c, "2").0, split(&a, "1").0);
+    for (file, n) in [("train.aiopds", 1000), ("test.aiopds", 14_625)] {
+        let o = common::aiop(&["dataset", "stats", a.join(file).to_str().unwrap(), "--json"]);
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(s["records"], n, "{file}");
+    }
     // A file that is not a dataset is refused with a clear message.
     let o = common::aiop(&[
         "dataset",

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use aiop_converter::dataset::split::{self, TrainSize};
 use aiop_converter::dataset::{Reader, Record, Writer, stats};
 use aiop_converter::zoo::nb201::{Cell, Skeleton, build};
 use aiop_converter::{ConvertOptions, convert_onnx_bytes};
@@ -27,6 +28,26 @@ enum Command {
     Build {
         #[command(subcommand)]
         source: Source,
+    },
+    /// Split a dataset into OUTDIR/train.aiopds and OUTDIR/test.aiopds (seeded).
+    Split {
+        /// A `.aiopds` dataset file.
+        dataset: PathBuf,
+        /// Output folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Fraction of records for training (random split).
+        #[arg(long, default_value_t = 0.8)]
+        train: f64,
+        /// Exact number of training records (random split), e.g. 1000 for NB-201.
+        #[arg(long, conflicts_with = "test_families")]
+        train_count: Option<usize>,
+        /// Leave-family-out: these families (comma-separated) form the test set.
+        #[arg(long, value_delimiter = ',')]
+        test_families: Vec<String>,
+        /// Seed of the random split.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Counts per task, label ranges, node-count histogram, FLOPs/params SRCC baselines.
     Stats {
@@ -66,15 +87,45 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     limit,
                 },
         } => build_nb201(&output, &data_dir.unwrap_or_else(default_data_dir), limit),
+        Command::Split {
+            dataset,
+            output,
+            train,
+            train_count,
+            test_families,
+            seed,
+        } => {
+            let (description, records) = read_all(&dataset)?;
+            let (train_idx, test_idx) = if test_families.is_empty() {
+                let size = train_count.map_or(TrainSize::Fraction(train), TrainSize::Count);
+                split::random(records.len(), size, seed)
+            } else {
+                split::leave_family_out(&records, &test_families)
+            };
+            let how = if test_families.is_empty() {
+                format!("random split, seed {seed}")
+            } else {
+                format!("test families {}", test_families.join(","))
+            };
+            for (file, idx) in [("train.aiopds", &train_idx), ("test.aiopds", &test_idx)] {
+                let picked = idx.iter().map(|i| &records[*i]);
+                write_dataset(
+                    &output.join(file),
+                    &format!("{description} | {file} ({how})"),
+                    picked,
+                )?;
+            }
+            emit(&format!(
+                "{}: {} train, {} test ({how}) → {}\n",
+                dataset.display(),
+                train_idx.len(),
+                test_idx.len(),
+                output.display()
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Stats { dataset, json } => {
-            let file = std::fs::File::open(&dataset)
-                .with_context(|| format!("cannot open {}", dataset.display()))?;
-            let reader = Reader::new(std::io::BufReader::new(file))
-                .with_context(|| format!("{}", dataset.display()))?;
-            let description = reader.header.description.clone();
-            let records: Vec<Record> = reader
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("{}", dataset.display()))?;
+            let (description, records) = read_all(&dataset)?;
             let s = stats::compute(&records);
             if json {
                 emit(&(serde_json::to_string_pretty(&s)? + "\n"))?;
@@ -88,6 +139,41 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The description and every record of a dataset file.
+fn read_all(path: &Path) -> Result<(String, Vec<Record>)> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = Reader::new(std::io::BufReader::new(file))
+        .with_context(|| format!("{}", path.display()))?;
+    let description = reader.header.description.clone();
+    let records = reader
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{}", path.display()))?;
+    Ok((description, records))
+}
+
+/// Writes a dataset file through a temporary file in the same folder (no partial files).
+fn write_dataset<'a>(
+    path: &Path,
+    description: &str,
+    records: impl IntoIterator<Item = &'a Record>,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut writer = Writer::new(std::io::BufWriter::new(tmp), description)?;
+    for r in records {
+        writer.write(r)?;
+    }
+    let tmp = writer.finish()?.into_inner().map_err(|e| e.into_error())?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// `AIOP_DATA`, else the `shared/data` folder next to the working directory's checkout.
@@ -191,22 +277,11 @@ fn build_nb201(output: &Path, data: &Path, limit: Option<usize>) -> Result<ExitC
     if unlabelled == records.len() {
         bail!("no cell matched the label files in {}", data.display());
     }
-    let dir = output
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
-    let mut writer = Writer::new(
-        std::io::BufWriter::new(tmp),
+    write_dataset(
+        output,
         "NAS-Bench-201: all cells, CIFAR-10 skeleton (16 channels, 5 cells/stage, 32×32, 10 classes); labels: NATS-Bench 200-epoch test accuracy, AnalogNAS-Bench CIFAR-10",
+        &records,
     )?;
-    for r in &records {
-        writer.write(r)?;
-    }
-    let tmp = writer.finish()?.into_inner().map_err(|e| e.into_error())?;
-    tmp.persist(output)
-        .with_context(|| format!("cannot write {}", output.display()))?;
     let size = std::fs::metadata(output)?.len();
     emit(&format!(
         "{}: {} cells ({} without labels), {:.1} MB, built in {:.1?}\n",
