@@ -179,23 +179,22 @@ pub fn concat(values: &[&Value], axis: usize) -> Option<Arc<Value>> {
         .collect();
     if float {
         let data: Vec<Vec<f64>> = values.iter().map(|v| v.as_floats()).collect();
-        let mut out = Vec::with_capacity(shape.iter().product());
-        for o in 0..outer {
-            for (d, c) in data.iter().zip(&chunks) {
-                out.extend_from_slice(d.get(o * c..(o + 1) * c)?);
-            }
-        }
-        Value::float(shape, out)
+        Value::float(shape, interleave(&data, &chunks, outer)?)
     } else {
         let data: Vec<Vec<i64>> = values.iter().map(|v| v.as_ints()).collect();
-        let mut out = Vec::with_capacity(shape.iter().product());
-        for o in 0..outer {
-            for (d, c) in data.iter().zip(&chunks) {
-                out.extend_from_slice(d.get(o * c..(o + 1) * c)?);
-            }
-        }
-        Value::int(shape, out)
+        Value::int(shape, interleave(&data, &chunks, outer)?)
     }
+}
+
+/// For each outer index, `chunks[k]` consecutive elements of every `data[k]` in turn.
+fn interleave<T: Copy>(data: &[Vec<T>], chunks: &[usize], outer: usize) -> Option<Vec<T>> {
+    let mut out = Vec::with_capacity(data.iter().map(Vec::len).sum());
+    for o in 0..outer {
+        for (d, c) in data.iter().zip(chunks) {
+            out.extend_from_slice(d.get(o * c..(o + 1) * c)?);
+        }
+    }
+    Some(out)
 }
 
 /// The same elements with a new shape.
