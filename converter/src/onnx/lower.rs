@@ -103,17 +103,24 @@ impl Lowerer<'_> {
                 );
             }
         }
-        for v in g.input.iter().chain(&g.output).chain(&g.value_info) {
-            let dims: Vec<u64> = decl(v.clone())
+        let inputs: Vec<TensorDecl> = g.input.into_iter().map(decl).collect();
+        let outputs: Vec<TensorDecl> = g.output.into_iter().map(decl).collect();
+        let value_info: HashMap<String, TensorDecl> = g
+            .value_info
+            .into_iter()
+            .map(|v| (v.name.clone(), decl(v)))
+            .collect();
+        for d in inputs.iter().chain(&outputs).chain(value_info.values()) {
+            let fixed: Vec<u64> = d
                 .shape
-                .unwrap_or_default()
                 .iter()
+                .flatten()
                 .filter_map(|d| match d {
                     DeclaredDim::Fixed(x) => Some(*x),
                     _ => None,
                 })
                 .collect();
-            check_size("value", &v.name, &dims)?;
+            check_size("value", &d.name, &fixed)?;
         }
         let mut nodes = Vec::with_capacity(g.node.len());
         for n in g.node {
@@ -122,14 +129,10 @@ impl Lowerer<'_> {
         Ok(Graph {
             name: g.name,
             nodes,
-            inputs: g.input.into_iter().map(decl).collect(),
-            outputs: g.output.into_iter().map(decl).collect(),
+            inputs,
+            outputs,
             initializers,
-            value_info: g
-                .value_info
-                .into_iter()
-                .map(|v| (v.name.clone(), decl(v)))
-                .collect(),
+            value_info,
         })
     }
 
