@@ -148,6 +148,36 @@ fn dataset_build_and_stats() {
         let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(s["records"], n, "{file}");
     }
+    // Labels from another source join by record name.
+    let csv = dir.path().join("extra.csv");
+    std::fs::write(
+        &csv,
+        "name,score\n\
+         |skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|,1.5\n\
+         |nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|,2.5\n\
+         not-an-architecture,9\n",
+    )
+    .unwrap();
+    let joined = dir.path().join("joined.aiopds");
+    let o = common::aiop(&[
+        "dataset",
+        "join-labels",
+        out.to_str().unwrap(),
+        csv.to_str().unwrap(),
+        "--task",
+        "score=extra",
+        "-o",
+        joined.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{:?}", common::text(&o));
+    let o = common::aiop(&["dataset", "stats", joined.to_str().unwrap(), "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["tasks"]["extra"]["count"], 2);
+    assert_eq!(s["tasks"]["extra"]["max"], 2.5);
+    assert_eq!(
+        s["tasks"]["cifar10-top1"]["count"], 15_625,
+        "existing labels kept"
+    );
     // A file that is not a dataset is refused with a clear message.
     let o = common::aiop(&[
         "dataset",

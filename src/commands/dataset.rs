@@ -29,6 +29,22 @@ enum Command {
         #[command(subcommand)]
         source: Source,
     },
+    /// Add labels from a CSV (with a header) to the records whose name matches its key column.
+    JoinLabels {
+        /// A `.aiopds` dataset file.
+        dataset: PathBuf,
+        /// CSV file with a header row.
+        csv: PathBuf,
+        /// Column holding the record name.
+        #[arg(long, default_value = "name")]
+        key: String,
+        /// `COLUMN=TASK` pairs: the column's numbers become labels of that task (repeatable).
+        #[arg(long = "task", value_name = "COLUMN=TASK", required = true)]
+        tasks: Vec<String>,
+        /// Output dataset (default: overwrite the input).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Split a dataset into OUTDIR/train.aiopds and OUTDIR/test.aiopds (seeded).
     Split {
         /// A `.aiopds` dataset file.
@@ -87,6 +103,48 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     limit,
                 },
         } => build_nb201(&output, &data_dir.unwrap_or_else(default_data_dir), limit),
+        Command::JoinLabels {
+            dataset,
+            csv,
+            key,
+            tasks,
+            output,
+        } => {
+            let mapping: Vec<(String, String)> = tasks
+                .iter()
+                .map(|t| {
+                    t.split_once('=')
+                        .map(|(c, t)| (c.to_string(), t.to_string()))
+                        .with_context(|| format!("--task `{t}` is not COLUMN=TASK"))
+                })
+                .collect::<Result<_>>()?;
+            let labels = labels_by(&csv, &key, "", &|h| {
+                mapping.iter().find(|(c, _)| c == h).map(|(_, t)| t.clone())
+            })?;
+            let (description, mut records) = read_all(&dataset)?;
+            let mut joined = 0;
+            for r in &mut records {
+                if let Some(values) = labels.get(&r.name).filter(|v| !v.is_empty()) {
+                    r.labels.extend(values.iter().cloned());
+                    joined += 1;
+                }
+            }
+            let out = output.unwrap_or_else(|| dataset.clone());
+            let note = format!(
+                "{description} | labels {} from {}",
+                tasks.join(","),
+                csv.display()
+            );
+            write_dataset(&out, &note, &records)?;
+            emit(&format!(
+                "{}: labels for {joined} of {} records from {} → {}\n",
+                dataset.display(),
+                records.len(),
+                csv.display(),
+                out.display()
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Split {
             dataset,
             output,
