@@ -90,6 +90,21 @@ enum Source {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Every model file under a directory (a zoo export), unlabelled: add labels with
+    /// `join-labels`. Files that fail to convert are reported and left out.
+    Models {
+        /// Directory searched recursively for `.onnx` files.
+        dir: PathBuf,
+        /// Output dataset (`.aiopds`).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Family of every record; default: the leading letters of each model's name
+        /// (`resnet50` → `resnet`, `efficientnet_b0` → `efficientnet`).
+        #[arg(long)]
+        family: Option<String>,
+        #[command(flatten)]
+        model_options: super::ModelOptions,
+    },
 }
 
 /// Runs `aiop dataset`.
@@ -103,6 +118,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     limit,
                 },
         } => build_nb201(&output, &data_dir.unwrap_or_else(default_data_dir), limit),
+        Command::Build {
+            source:
+                Source::Models {
+                    dir,
+                    output,
+                    family,
+                    model_options,
+                },
+        } => build_models(
+            &dir,
+            &output,
+            family.as_deref(),
+            &model_options.to_options()?,
+        ),
         Command::JoinLabels {
             dataset,
             csv,
@@ -347,6 +376,75 @@ fn build_nb201(output: &Path, data: &Path, limit: Option<usize>) -> Result<ExitC
         records.len(),
         unlabelled,
         size as f64 / 1e6,
+        start.elapsed()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The leading letters of a model name: its family by naming convention.
+fn family_of(name: &str) -> String {
+    let letters: String = name
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    if letters.is_empty() {
+        name.to_string()
+    } else {
+        letters.to_lowercase()
+    }
+}
+
+fn build_models(
+    dir: &Path,
+    output: &Path,
+    family: Option<&str>,
+    options: &aiop_converter::ConvertOptions,
+) -> Result<ExitCode> {
+    let start = Instant::now();
+    let models = super::convert::find_models(dir)?;
+    if models.is_empty() {
+        bail!("no .onnx files under {}", dir.display());
+    }
+    let bar = ProgressBar::new(models.len() as u64).with_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} models {msg}",
+        )
+        .expect("valid template"),
+    );
+    let results: Vec<(PathBuf, Result<Record>)> = models
+        .par_iter()
+        .map(|path| {
+            let rel = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
+            let record = super::load_cg(path, options).map(|cg| {
+                let resolution = cg
+                    .nodes()
+                    .find(|n| n.op == aiop_converter::OpCategory::Input)
+                    .and_then(|n| n.output_shape.get(2).copied())
+                    .map_or(0, |h| h.max(0) as u32);
+                let fam = family.map_or_else(|| family_of(&cg.name), str::to_string);
+                Record::new(&cg, &fam, &rel.display().to_string(), resolution)
+            });
+            bar.inc(1);
+            (rel, record)
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut records = Vec::new();
+    for (rel, result) in results {
+        match result {
+            Ok(r) => records.push(r),
+            Err(e) => eprintln!("warning: {} left out: {e:#}", rel.display()),
+        }
+    }
+    if records.is_empty() {
+        bail!("no model under {} converted", dir.display());
+    }
+    write_dataset(output, &format!("models under {}", dir.display()), &records)?;
+    emit(&format!(
+        "{}: {} of {} models in {:.1?}\n",
+        output.display(),
+        records.len(),
+        models.len(),
         start.elapsed()
     ))?;
     Ok(ExitCode::SUCCESS)
