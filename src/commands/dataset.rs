@@ -138,42 +138,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             key,
             tasks,
             output,
-        } => {
-            let mapping: Vec<(String, String)> = tasks
-                .iter()
-                .map(|t| {
-                    t.split_once('=')
-                        .map(|(c, t)| (c.to_string(), t.to_string()))
-                        .with_context(|| format!("--task `{t}` is not COLUMN=TASK"))
-                })
-                .collect::<Result<_>>()?;
-            let labels = labels_by(&csv, &key, "", &|h| {
-                mapping.iter().find(|(c, _)| c == h).map(|(_, t)| t.clone())
-            })?;
-            let (description, mut records) = read_all(&dataset)?;
-            let mut joined = 0;
-            for r in &mut records {
-                if let Some(values) = labels.get(&r.name).filter(|v| !v.is_empty()) {
-                    r.labels.extend(values.iter().cloned());
-                    joined += 1;
-                }
-            }
-            let out = output.unwrap_or_else(|| dataset.clone());
-            let note = format!(
-                "{description} | labels {} from {}",
-                tasks.join(","),
-                csv.display()
-            );
-            write_dataset(&out, &note, &records)?;
-            emit(&format!(
-                "{}: labels for {joined} of {} records from {} → {}\n",
-                dataset.display(),
-                records.len(),
-                csv.display(),
-                out.display()
-            ))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => join_labels(&dataset, &csv, &key, &tasks, output.as_deref()),
         Command::Split {
             dataset,
             output,
@@ -182,49 +147,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             test_families,
             seed,
         } => {
-            let (description, records) = read_all(&dataset)?;
-            let (train_idx, test_idx) = if test_families.is_empty() {
-                let size = train_count.map_or(TrainSize::Fraction(train), TrainSize::Count);
-                split::random(records.len(), size, seed)
-            } else {
-                split::leave_family_out(&records, &test_families)
-            };
-            let how = if test_families.is_empty() {
-                format!("random split, seed {seed}")
-            } else {
-                format!("test families {}", test_families.join(","))
-            };
-            for (file, idx) in [("train.aiopds", &train_idx), ("test.aiopds", &test_idx)] {
-                let picked = idx.iter().map(|i| &records[*i]);
-                write_dataset(
-                    &output.join(file),
-                    &format!("{description} | {file} ({how})"),
-                    picked,
-                )?;
-            }
-            emit(&format!(
-                "{}: {} train, {} test ({how}) → {}\n",
-                dataset.display(),
-                train_idx.len(),
-                test_idx.len(),
-                output.display()
-            ))?;
-            Ok(ExitCode::SUCCESS)
+            let size = train_count.map_or(TrainSize::Fraction(train), TrainSize::Count);
+            split_dataset(&dataset, &output, size, &test_families, seed)
         }
-        Command::Stats { dataset, json } => {
-            let (description, records) = read_all(&dataset)?;
-            let s = stats::compute(&records);
-            if json {
-                emit(&(serde_json::to_string_pretty(&s)? + "\n"))?;
-            } else {
-                emit(&format!(
-                    "{} — {description}\n{}",
-                    dataset.display(),
-                    s.to_text()
-                ))?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Stats { dataset, json } => print_stats(&dataset, json),
     }
 }
 
@@ -447,5 +373,102 @@ fn build_models(
         models.len(),
         start.elapsed()
     ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `aiop dataset join-labels`.
+fn join_labels(
+    dataset: &Path,
+    csv: &Path,
+    key: &str,
+    tasks: &[String],
+    output: Option<&Path>,
+) -> Result<ExitCode> {
+    let mapping: Vec<(String, String)> = tasks
+        .iter()
+        .map(|t| {
+            t.split_once('=')
+                .map(|(c, t)| (c.to_string(), t.to_string()))
+                .with_context(|| format!("--task `{t}` is not COLUMN=TASK"))
+        })
+        .collect::<Result<_>>()?;
+    let labels = labels_by(csv, key, "", &|h| {
+        mapping.iter().find(|(c, _)| c == h).map(|(_, t)| t.clone())
+    })?;
+    let (description, mut records) = read_all(dataset)?;
+    let mut joined = 0;
+    for r in &mut records {
+        if let Some(values) = labels.get(&r.name).filter(|v| !v.is_empty()) {
+            r.labels.extend(values.iter().cloned());
+            joined += 1;
+        }
+    }
+    let out = output.unwrap_or(dataset);
+    let note = format!(
+        "{description} | labels {} from {}",
+        tasks.join(","),
+        csv.display()
+    );
+    write_dataset(out, &note, &records)?;
+    emit(&format!(
+        "{}: labels for {joined} of {} records from {} → {}\n",
+        dataset.display(),
+        records.len(),
+        csv.display(),
+        out.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `aiop dataset split`.
+fn split_dataset(
+    dataset: &Path,
+    output: &Path,
+    size: TrainSize,
+    test_families: &[String],
+    seed: u64,
+) -> Result<ExitCode> {
+    let (description, records) = read_all(dataset)?;
+    let (train_idx, test_idx) = if test_families.is_empty() {
+        split::random(records.len(), size, seed)
+    } else {
+        split::leave_family_out(&records, test_families)
+    };
+    let how = if test_families.is_empty() {
+        format!("random split, seed {seed}")
+    } else {
+        format!("test families {}", test_families.join(","))
+    };
+    for (file, idx) in [("train.aiopds", &train_idx), ("test.aiopds", &test_idx)] {
+        let picked = idx.iter().map(|i| &records[*i]);
+        write_dataset(
+            &output.join(file),
+            &format!("{description} | {file} ({how})"),
+            picked,
+        )?;
+    }
+    emit(&format!(
+        "{}: {} train, {} test ({how}) → {}\n",
+        dataset.display(),
+        train_idx.len(),
+        test_idx.len(),
+        output.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `aiop dataset stats`.
+fn print_stats(dataset: &Path, json: bool) -> Result<ExitCode> {
+    let (description, records) = read_all(dataset)?;
+    let s = stats::compute(&records);
+    if json {
+        emit(&(serde_json::to_string_pretty(&s)? + "\n"))?;
+    } else {
+        emit(&format!(
+            "{} — {description}\n{}",
+            dataset.display(),
+            s.to_text()
+        ))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
