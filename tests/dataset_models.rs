@@ -2,13 +2,7 @@
 
 mod common;
 
-use common::{aiop, text};
-
-fn stats(path: &std::path::Path) -> serde_json::Value {
-    let o = aiop(&["dataset", "stats", path.to_str().unwrap(), "--json"]);
-    assert!(o.status.success(), "{:?}", text(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
+use common::{aiop, dataset_stats as stats, text};
 
 #[test]
 fn zoo_directory_to_labelled_split_dataset() {

@@ -97,9 +97,7 @@ fn dataset_build_and_stats() {
         data.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{:?}", common::text(&o));
-    let o = common::aiop(&["dataset", "stats", out.to_str().unwrap(), "--json"]);
-    assert!(o.status.success(), "{:?}", common::text(&o));
-    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = common::dataset_stats(&out);
     // Every cell of the space, each with every label.
     assert_eq!(s["records"], 15_625);
     assert_eq!(
@@ -144,9 +142,7 @@ fn dataset_build_and_stats() {
     assert_eq!(split(&a, "1"), split(&b, "1"));
     assert_ne!(split(&c, "2").0, split(&a, "1").0);
     for (file, n) in [("train.aiopds", 1000), ("test.aiopds", 14_625)] {
-        let o = common::aiop(&["dataset", "stats", a.join(file).to_str().unwrap(), "--json"]);
-        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(s["records"], n, "{file}");
+        assert_eq!(common::dataset_stats(&a.join(file))["records"], n, "{file}");
     }
     // Labels from another source join by record name.
     let csv = dir.path().join("extra.csv");
@@ -170,8 +166,7 @@ fn dataset_build_and_stats() {
         joined.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{:?}", common::text(&o));
-    let o = common::aiop(&["dataset", "stats", joined.to_str().unwrap(), "--json"]);
-    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = common::dataset_stats(&joined);
     assert_eq!(s["tasks"]["extra"]["count"], 2);
     assert_eq!(s["tasks"]["extra"]["max"], 2.5);
     assert_eq!(

@@ -59,3 +59,10 @@ pub fn data_dir() -> PathBuf {
         .find(|d| d.is_dir())
         .unwrap_or_else(|| checkout.join("../shared/data"))
 }
+
+/// `aiop dataset stats PATH --json`, parsed; panics if the command fails.
+pub fn dataset_stats(path: &Path) -> serde_json::Value {
+    let o = aiop(&["dataset", "stats", path.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}

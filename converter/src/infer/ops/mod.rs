@@ -53,13 +53,6 @@ pub fn rule(op_type: &str) -> Option<Rule> {
     RULES.get(op_type).copied()
 }
 
-/// Every op type with a rule, sorted (for documentation and tests).
-pub fn known_ops() -> Vec<&'static str> {
-    let mut ops: Vec<_> = RULES.keys().copied().collect();
-    ops.sort_unstable();
-    ops
-}
-
 /// Resolves a possibly negative `axis` against `rank`.
 pub fn axis(axis: i64, rank: usize) -> Result<usize, RuleError> {
     let r = rank as i64;
