@@ -65,3 +65,58 @@ fn zoo_directory_to_labelled_split_dataset() {
         models.len() - 2
     );
 }
+
+/// The torchvision fixtures labelled from torchvision's own weight metadata: every task of
+/// the zoo, one label per model and task, and the FLOPs baseline of each.
+#[test]
+fn torchvision_zoo_labelled_from_its_metadata() {
+    let (zoo, models) = common::unpack_zoo("torchvision");
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("torchvision.aiopds");
+    let data = common::data_dir();
+    let o = aiop(&[
+        "dataset",
+        "build",
+        "models",
+        zoo.path().to_str().unwrap(),
+        "-o",
+        ds.to_str().unwrap(),
+        "--labels",
+        "torchvision",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let s = stats(&ds);
+    assert_eq!(s["records"], models.len());
+    let count = |task: &str| s["tasks"][task]["count"].as_u64().unwrap_or(0);
+    assert_eq!(count("imagenet-top1"), 80, "{}", s["tasks"]);
+    assert_eq!(count("coco-voc-miou"), 6);
+    assert_eq!(count("coco-box-ap"), 12, "11 detectors and keypoint R-CNN");
+    assert_eq!(count("coco-mask-ap"), 2);
+    assert_eq!(count("coco-kp-ap"), 1);
+    // ImageNet: torchvision's best weights per model (e.g. resnet50 IMAGENET1K_V2, 80.858)
+    let top1 = &s["tasks"]["imagenet-top1"];
+    assert_eq!(top1["max"], 88.552, "vit_h_14 SWAG");
+    let flops_srcc = top1["flops_srcc"].as_f64().unwrap();
+    assert!((0.6..0.8).contains(&flops_srcc), "{flops_srcc}");
+
+    let o = aiop(&["dataset", "build", "models", zoo.path().to_str().unwrap()]);
+    assert!(!o.status.success(), "no output given");
+    let o = aiop(&[
+        "dataset",
+        "build",
+        "models",
+        zoo.path().to_str().unwrap(),
+        "-o",
+        ds.to_str().unwrap(),
+        "--labels",
+        "keras",
+    ]);
+    let (_, err) = text(&o);
+    assert!(
+        !o.status.success() && err.contains("unknown zoo `keras`"),
+        "{err}"
+    );
+}

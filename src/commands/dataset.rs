@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use aiop_converter::dataset::labels::{LabelTable, Zoo};
 use aiop_converter::dataset::split::{self, TrainSize};
 use aiop_converter::dataset::{Reader, Record, Writer, stats};
 use aiop_converter::zoo::nb201::{Cell, Skeleton, build};
@@ -90,18 +91,26 @@ enum Source {
         #[arg(long)]
         limit: Option<usize>,
     },
-    /// Every model file under a directory (a zoo export), unlabelled: add labels with
-    /// `join-labels`. Files that fail to convert are reported and left out.
+    /// Every model file under a directory (a zoo export), labelled from a zoo's published
+    /// results with `--labels` (or later with `join-labels`). The names and families in the
+    /// exporter's `manifest.json` are used when present. Files that fail to convert are
+    /// reported and left out.
     Models {
         /// Directory searched recursively for `.onnx` files.
         dir: PathBuf,
         /// Output dataset (`.aiopds`).
         #[arg(short, long)]
         output: PathBuf,
-        /// Family of every record; default: the leading letters of each model's name
-        /// (`resnet50` → `resnet`, `efficientnet_b0` → `efficientnet`).
+        /// Family of every record; default: the manifest's, else the leading letters of each
+        /// model's name (`resnet50` → `resnet`, `efficientnet_b0` → `efficientnet`).
         #[arg(long)]
         family: Option<String>,
+        /// Label the records from this zoo's results: timm, torchvision, mmseg, mmdet, mmpose.
+        #[arg(long)]
+        labels: Option<Zoo>,
+        /// Labelled data folder (default: `AIOP_DATA` or `../shared/data`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
         #[command(flatten)]
         model_options: super::ModelOptions,
     },
@@ -124,14 +133,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     dir,
                     output,
                     family,
+                    labels,
+                    data_dir,
                     model_options,
                 },
-        } => build_models(
-            &dir,
-            &output,
-            family.as_deref(),
-            &model_options.to_options()?,
-        ),
+        } => {
+            let labels = labels
+                .map(|zoo| {
+                    let data = data_dir.unwrap_or_else(default_data_dir);
+                    zoo.read(&data).map(|table| (zoo, table))
+                })
+                .transpose()?;
+            build_models(
+                &dir,
+                &output,
+                family.as_deref(),
+                labels.as_ref(),
+                &model_options.to_options()?,
+            )
+        }
         Command::JoinLabels {
             dataset,
             csv,
@@ -320,10 +340,41 @@ fn family_of(name: &str) -> String {
     }
 }
 
+/// What a zoo exporter's `manifest.json` says of one file.
+#[derive(serde::Deserialize)]
+struct ManifestEntry {
+    name: String,
+    file: String,
+    #[serde(default)]
+    family: Option<String>,
+}
+
+/// The exporter's manifest in `dir`, by file name; empty when there is none.
+fn read_manifest(dir: &Path) -> Result<HashMap<String, ManifestEntry>> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        models: Vec<ManifestEntry>,
+    }
+    let path = dir.join("manifest.json");
+    if !path.is_file() {
+        return Ok(HashMap::new());
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let manifest: Manifest =
+        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    Ok(manifest
+        .models
+        .into_iter()
+        .map(|e| (e.file.clone(), e))
+        .collect())
+}
+
 fn build_models(
     dir: &Path,
     output: &Path,
     family: Option<&str>,
+    labels: Option<&(Zoo, LabelTable)>,
     options: &aiop_converter::ConvertOptions,
 ) -> Result<ExitCode> {
     let start = Instant::now();
@@ -331,6 +382,7 @@ fn build_models(
     if models.is_empty() {
         bail!("no .onnx files under {}", dir.display());
     }
+    let manifest = read_manifest(dir)?;
     let bar = ProgressBar::new(models.len() as u64).with_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} models {msg}",
@@ -341,14 +393,25 @@ fn build_models(
         .par_iter()
         .map(|path| {
             let rel = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
+            let listed = manifest.get(&rel.display().to_string());
             let record = super::load_cg(path, options).map(|cg| {
                 let resolution = cg
                     .nodes()
                     .find(|n| n.op == aiop_converter::OpCategory::Input)
                     .and_then(|n| n.output_shape.get(2).copied())
                     .map_or(0, |h| h.max(0) as u32);
-                let fam = family.map_or_else(|| family_of(&cg.name), str::to_string);
-                Record::new(&cg, &fam, &rel.display().to_string(), resolution)
+                let name = listed.map_or(cg.name.as_str(), |e| e.name.as_str());
+                let fam = family
+                    .map(str::to_string)
+                    .or_else(|| listed.and_then(|e| e.family.clone()))
+                    .filter(|f| !f.is_empty())
+                    .unwrap_or_else(|| family_of(name));
+                let mut record = Record::new(&cg, &fam, &rel.display().to_string(), resolution);
+                record.name = name.to_string();
+                if let Some((_, table)) = labels {
+                    record.labels = table.labels_for(name, resolution);
+                }
+                record
             });
             bar.inc(1);
             (rel, record)
@@ -365,9 +428,28 @@ fn build_models(
     if records.is_empty() {
         bail!("no model under {} converted", dir.display());
     }
-    write_dataset(output, &format!("models under {}", dir.display()), &records)?;
+    let mut description = format!("models under {}", dir.display());
+    let mut labelled = String::new();
+    if let Some((zoo, _)) = labels {
+        let unlabelled: Vec<&str> = records
+            .iter()
+            .filter(|r| r.labels.is_empty())
+            .map(|r| r.name.as_str())
+            .collect();
+        if !unlabelled.is_empty() {
+            eprintln!(
+                "warning: no {} result for {} model(s): {}",
+                zoo.name(),
+                unlabelled.len(),
+                unlabelled.join(", ")
+            );
+        }
+        description += &format!("; labels: {} ({})", zoo.name(), zoo.file());
+        labelled = format!(", {} labelled", records.len() - unlabelled.len());
+    }
+    write_dataset(output, &description, &records)?;
     emit(&format!(
-        "{}: {} of {} models in {:.1?}\n",
+        "{}: {} of {} models{labelled} in {:.1?}\n",
         output.display(),
         records.len(),
         models.len(),

@@ -66,8 +66,11 @@ def plan(args) -> list[dict]:
     def add(name, task, h, w=None):
         if wanted and name not in wanted:
             return
+        # the builder's module (torchvision.models.detection.faster_rcnn → faster_rcnn) is
+        # the family used by leave-family-out splits
+        family = M.get_model_builder(name).__module__.rsplit(".", 1)[-1]
         jobs.append({"name": name, "task": task, "file": f"{name}{args.suffix}.onnx",
-                     "input_shape": [1, 3, h, w or h]})
+                     "input_shape": [1, 3, h, w or h], "family": family})
 
     if "classification" in tasks:
         for n in M.list_models(module=M):

@@ -172,22 +172,25 @@ def log(msg: str) -> None:
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def _run_one(script: str, job: dict, args, manifest: Manifest, idx: int, total: int) -> None:
+def _run_one(script: str, job: dict, args, manifest: Manifest, idx: int, total: int,
+             worker_args: list[str]) -> None:
     out_dir: Path = args.out
     final = out_dir / job["file"]
-    base = {k: job[k] for k in ("name", "task", "file", "input_shape")}
+    base = dict(job)
     if final.exists():
         prev = manifest.entries.get(job["file"])
         if prev is None or prev.get("status") != "ok":
             manifest.put({**base, "status": "ok", "error": None, "seconds": None,
                           "size_bytes": final.stat().st_size, "note": "pre-existing file"})
+        elif any(prev.get(k) != v for k, v in base.items()):
+            manifest.put({**prev, **base})  # a newer plan adds fields (e.g. family)
         log(f"[{idx}/{total}] skip {job['name']} (exists)")
         return
     fd, result_path = tempfile.mkstemp(prefix=".result.", suffix=".json", dir=out_dir)
     os.close(fd)
     os.unlink(result_path)
     cmd = [sys.executable, script, "--out", str(out_dir), WORKER_FLAG, json.dumps(job),
-           "--_result", result_path, "--threads", str(args.threads)]
+           "--_result", result_path, "--threads", str(args.threads), *worker_args]
     if args.opset is not None:
         cmd += ["--opset", str(args.opset)]
     if args.with_weights:
@@ -228,7 +231,8 @@ def _run_one(script: str, job: dict, args, manifest: Manifest, idx: int, total: 
         + (f" -- {entry['error']}" if entry["error"] else ""))
 
 
-def run_driver(script: str, jobs: list[dict], args) -> int:
+def run_driver(script: str, jobs: list[dict], args, worker_args: list[str] | None = None) -> int:
+    """Exports every job in its own subprocess; ``worker_args`` are passed on to each."""
     out_dir: Path = args.out
     if args.dry_run:
         for j in jobs:
@@ -240,7 +244,7 @@ def run_driver(script: str, jobs: list[dict], args) -> int:
     total = len(jobs)
     log(f"exporting {total} models to {out_dir} with {args.jobs} worker(s)")
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = [ex.submit(_run_one, script, j, args, manifest, i + 1, total)
+        futs = [ex.submit(_run_one, script, j, args, manifest, i + 1, total, worker_args or [])
                 for i, j in enumerate(jobs)]
         for f in futs:
             f.result()

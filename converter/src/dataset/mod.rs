@@ -3,6 +3,7 @@
 //! holding a header and the records, each as a little-endian `u32` length and a postcard body.
 //! Readers can stream records without loading the whole file.
 
+pub mod labels;
 pub mod split;
 pub mod stats;
 

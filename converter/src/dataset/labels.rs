@@ -1,0 +1,371 @@
+//! Published results of model zoos, turned into labels keyed by task.
+//!
+//! Every zoo publishes its numbers in its own layout; each reader here maps one file of
+//! `../shared/data` to [`Candidate`]s per model name, and [`LabelTable::labels_for`] applies
+//! one rule for all of them: per task, the candidates at the record's resolution (or with no
+//! resolution), ImageNet-1k-only/preferred ones first, then the best value. Task keys are
+//! `<dataset>-<metric>` in lower case (`imagenet-top1`, `coco-box-ap`, `cityscapes-miou`), and
+//! every metric is in percent, so one task means the same thing whichever zoo it comes from.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// Why a label file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LabelError {
+    #[error("{path}: {source}")]
+    Csv {
+        path: String,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{path}: no column `{column}`")]
+    Column { path: String, column: String },
+}
+
+/// One published result of a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// Task key, e.g. `imagenet-top1`.
+    pub task: String,
+    /// The result, in percent.
+    pub value: f64,
+    /// Input resolution the result was measured at, when the source says.
+    pub resolution: Option<u32>,
+    /// Taken before the others of its task (timm: trained on ImageNet-1k alone).
+    pub preferred: bool,
+}
+
+/// Published results by model name.
+#[derive(Clone, Debug, Default)]
+pub struct LabelTable {
+    by_name: HashMap<String, Vec<Candidate>>,
+}
+
+/// The zoos whose result files are understood.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Zoo {
+    /// `timm/timm_imagenet_flat.csv`: ImageNet-1k top-1 per architecture and resolution.
+    Timm,
+    /// `torchvision/torchvision_weights_meta.csv`: ImageNet top-1, COCO box/mask/keypoint AP,
+    /// COCO-with-VOC-labels mIoU.
+    Torchvision,
+    /// `mmseg/mmseg_results.csv`: single-scale mIoU per dataset.
+    Mmseg,
+    /// `mmdet/mmdet_results.csv`: box AP and mask AP per dataset.
+    Mmdet,
+    /// `mmpose/mmpose_results.csv`: AP per dataset (a 0–1 fraction there, percent here).
+    Mmpose,
+}
+
+impl std::str::FromStr for Zoo {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Zoo::ALL
+            .iter()
+            .copied()
+            .find(|z| z.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Zoo::ALL.iter().map(|z| z.name()).collect();
+                format!("unknown zoo `{s}` (known: {})", names.join(", "))
+            })
+    }
+}
+
+impl Zoo {
+    /// Every zoo.
+    pub const ALL: [Zoo; 5] = [
+        Zoo::Timm,
+        Zoo::Torchvision,
+        Zoo::Mmseg,
+        Zoo::Mmdet,
+        Zoo::Mmpose,
+    ];
+
+    /// Lower-case name, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Zoo::Timm => "timm",
+            Zoo::Torchvision => "torchvision",
+            Zoo::Mmseg => "mmseg",
+            Zoo::Mmdet => "mmdet",
+            Zoo::Mmpose => "mmpose",
+        }
+    }
+
+    /// The zoo's result file, relative to the labelled-data folder.
+    pub fn file(self) -> &'static str {
+        match self {
+            Zoo::Timm => "timm/timm_imagenet_flat.csv",
+            Zoo::Torchvision => "torchvision/torchvision_weights_meta.csv",
+            Zoo::Mmseg => "mmseg/mmseg_results.csv",
+            Zoo::Mmdet => "mmdet/mmdet_results.csv",
+            Zoo::Mmpose => "mmpose/mmpose_results.csv",
+        }
+    }
+
+    /// Reads the zoo's result file from the labelled-data folder.
+    pub fn read(self, data_dir: &Path) -> Result<LabelTable, LabelError> {
+        let path = data_dir.join(self.file());
+        let rows = Rows::open(&path)?;
+        Ok(match self {
+            Zoo::Timm => timm(rows)?,
+            Zoo::Torchvision => torchvision(rows)?,
+            Zoo::Mmseg | Zoo::Mmdet | Zoo::Mmpose => openmmlab(rows, self)?,
+        })
+    }
+}
+
+/// `<dataset>-<metric>` in lower case, runs of other characters turned into one `-`.
+pub fn task_key(dataset: &str, metric: &str) -> String {
+    let mut key = String::new();
+    for c in format!("{dataset}-{metric}").chars() {
+        if c.is_ascii_alphanumeric() {
+            key.push(c.to_ascii_lowercase());
+        } else if !key.is_empty() && !key.ends_with('-') {
+            key.push('-');
+        }
+    }
+    key.trim_end_matches('-').to_string()
+}
+
+impl LabelTable {
+    /// Adds a candidate for `name`.
+    pub fn push(&mut self, name: &str, candidate: Candidate) {
+        self.by_name
+            .entry(name.to_string())
+            .or_default()
+            .push(candidate);
+    }
+
+    /// Number of models with at least one candidate.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Whether no model has a candidate.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// One label per task for `name` measured at `resolution`: among the candidates at that
+    /// resolution or with none given, preferred ones first, then the highest value.
+    pub fn labels_for(&self, name: &str, resolution: u32) -> BTreeMap<String, f64> {
+        let mut best: BTreeMap<String, &Candidate> = BTreeMap::new();
+        let fits = |c: &&Candidate| c.resolution.is_none_or(|r| r == resolution);
+        for c in self.by_name.get(name).into_iter().flatten().filter(fits) {
+            let better = best
+                .get(&c.task)
+                .is_none_or(|b| (c.preferred, c.value) > (b.preferred, b.value));
+            if better {
+                best.insert(c.task.clone(), c);
+            }
+        }
+        best.into_iter().map(|(t, c)| (t, c.value)).collect()
+    }
+}
+
+/// A CSV file with a header, read row by row with columns looked up by name.
+struct Rows {
+    path: String,
+    headers: csv::StringRecord,
+    reader: csv::Reader<std::fs::File>,
+}
+
+impl Rows {
+    fn open(path: &Path) -> Result<Rows, LabelError> {
+        let path_text = path.display().to_string();
+        let csv_error = |source| LabelError::Csv {
+            path: path_text.clone(),
+            source,
+        };
+        let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
+        let headers = reader.headers().map_err(csv_error)?.clone();
+        Ok(Rows {
+            path: path_text,
+            headers,
+            reader,
+        })
+    }
+
+    fn column(&self, name: &str) -> Result<usize, LabelError> {
+        self.headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| LabelError::Column {
+                path: self.path.clone(),
+                column: name.into(),
+            })
+    }
+
+    /// Calls `each` with every row, its fields in the order of `columns`.
+    fn for_each<const N: usize>(
+        mut self,
+        columns: [&str; N],
+        mut each: impl FnMut([&str; N]),
+    ) -> Result<(), LabelError> {
+        let mut at = [0; N];
+        for (slot, name) in at.iter_mut().zip(columns) {
+            *slot = self.column(name)?;
+        }
+        for row in self.reader.records() {
+            let row = row.map_err(|source| LabelError::Csv {
+                path: self.path.clone(),
+                source,
+            })?;
+            each(at.map(|i| row.get(i).unwrap_or("")));
+        }
+        Ok(())
+    }
+}
+
+fn timm(rows: Rows) -> Result<LabelTable, LabelError> {
+    let mut table = LabelTable::default();
+    rows.for_each(
+        ["arch", "in1k_only", "img_size", "top1"],
+        |[arch, in1k, size, top1]| {
+            if let (Ok(value), Ok(size)) = (top1.parse(), size.parse()) {
+                let candidate = Candidate {
+                    task: "imagenet-top1".into(),
+                    value,
+                    resolution: Some(size),
+                    preferred: in1k == "1",
+                };
+                table.push(arch, candidate);
+            }
+        },
+    )?;
+    Ok(table)
+}
+
+/// torchvision's metric names → task keys; others (pixel accuracy, top-5, …) are left out.
+fn torchvision_task(dataset: &str, metric: &str) -> Option<String> {
+    let metric = match metric {
+        "acc@1" => "top1",
+        "box_map" => "box-ap",
+        "mask_map" => "mask-ap",
+        "kp_map" => "kp-ap",
+        "miou" => "miou",
+        _ => return None,
+    };
+    let dataset = match dataset {
+        "ImageNet-1K" => "imagenet",
+        "COCO-val2017" => "coco",
+        "COCO-val2017-VOC-labels" => "coco-voc",
+        _ => return None,
+    };
+    Some(task_key(dataset, metric))
+}
+
+fn torchvision(rows: Rows) -> Result<LabelTable, LabelError> {
+    let mut table = LabelTable::default();
+    rows.for_each(
+        ["module", "model", "metrics"],
+        |[module, model, metrics]| {
+            // quantized, video and optical-flow weights are other networks or other tasks
+            if !matches!(module, "classification" | "detection" | "segmentation") {
+                return;
+            }
+            let Ok(metrics) =
+                serde_json::from_str::<BTreeMap<String, BTreeMap<String, f64>>>(metrics)
+            else {
+                return;
+            };
+            for (dataset, values) in &metrics {
+                for (metric, value) in values {
+                    if let Some(task) = torchvision_task(dataset, metric) {
+                        let candidate = Candidate {
+                            task,
+                            value: *value,
+                            resolution: None,
+                            preferred: false,
+                        };
+                        table.push(model, candidate);
+                    }
+                }
+            }
+        },
+    )?;
+    Ok(table)
+}
+
+/// The metric names of each OpenMMLab zoo that become labels (single-scale, main metric).
+fn openmmlab_metric(zoo: Zoo, metric: &str) -> Option<&'static str> {
+    match (zoo, metric) {
+        (Zoo::Mmseg, "mIoU") => Some("miou"),
+        (Zoo::Mmdet, "box AP") => Some("box-ap"),
+        (Zoo::Mmdet, "mask AP") => Some("mask-ap"),
+        (Zoo::Mmpose, "AP") => Some("kp-ap"),
+        _ => None,
+    }
+}
+
+fn openmmlab(rows: Rows, zoo: Zoo) -> Result<LabelTable, LabelError> {
+    // mmpose reports AP as a fraction; the others in percent
+    let scale = if zoo == Zoo::Mmpose { 100.0 } else { 1.0 };
+    let mut table = LabelTable::default();
+    rows.for_each(
+        ["name", "dataset", "metric", "value"],
+        |[name, dataset, metric, value]| {
+            let (Some(metric), Ok(value)) = (openmmlab_metric(zoo, metric), value.parse::<f64>())
+            else {
+                return;
+            };
+            let candidate = Candidate {
+                task: task_key(dataset, metric),
+                value: value * scale,
+                resolution: None,
+                preferred: false,
+            };
+            table.push(name, candidate);
+        },
+    )?;
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(task: &str, value: f64, resolution: Option<u32>, preferred: bool) -> Candidate {
+        Candidate {
+            task: task.into(),
+            value,
+            resolution,
+            preferred,
+        }
+    }
+
+    #[test]
+    fn task_keys_are_lower_case_and_dashed() {
+        assert_eq!(
+            task_key("Pascal VOC 2012 + Aug", "miou"),
+            "pascal-voc-2012-aug-miou"
+        );
+        assert_eq!(task_key("COCO", "box-ap"), "coco-box-ap");
+        assert_eq!(task_key("ImageNet-1K", "top1"), "imagenet-1k-top1");
+    }
+
+    #[test]
+    fn preferred_first_then_best_at_the_resolution() {
+        let mut t = LabelTable::default();
+        t.push("m", candidate("imagenet-top1", 80.0, Some(224), true));
+        t.push("m", candidate("imagenet-top1", 84.0, Some(224), false));
+        t.push("m", candidate("imagenet-top1", 86.0, Some(384), true));
+        t.push("m", candidate("coco-box-ap", 40.0, None, false));
+        let at_224 = t.labels_for("m", 224);
+        assert_eq!(at_224["imagenet-top1"], 80.0);
+        assert_eq!(at_224["coco-box-ap"], 40.0);
+        assert_eq!(t.labels_for("m", 384)["imagenet-top1"], 86.0);
+        assert!(!t.labels_for("m", 300).contains_key("imagenet-top1"));
+        assert!(t.labels_for("other", 224).is_empty());
+    }
+
+    #[test]
+    fn zoo_names_round_trip() {
+        for z in Zoo::ALL {
+            assert_eq!(z.name().parse::<Zoo>(), Ok(z));
+        }
+        assert!("keras".parse::<Zoo>().is_err());
+    }
+}
