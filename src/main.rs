@@ -31,6 +31,8 @@ enum Command {
     Dataset(commands::dataset::Args),
     /// Generate networks of NAS search spaces (NAS-Bench-201) as ONNX or CG files.
     Zoo(commands::zoo::Args),
+    /// Train the GNN predictor on a task of a dataset and score it on the held-out records.
+    Train(commands::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Render(a) => commands::render::run(a),
         Command::Zoo(a) => commands::zoo::run(a),
         Command::Dataset(a) => commands::dataset::run(a),
+        Command::Train(a) => commands::train::run(a),
     })
     .unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(

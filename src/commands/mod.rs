@@ -4,6 +4,7 @@ pub mod convert;
 pub mod dataset;
 pub mod inspect;
 pub mod render;
+pub mod train;
 pub mod zoo;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,58 @@
+//! `aiop train` end to end on real NAS-Bench-201 cells and labels.
+
+mod common;
+
+use common::{aiop, text};
+
+#[test]
+fn trains_scores_and_saves_a_predictor() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("nb201.aiopds");
+    let data = common::data_dir();
+    let o = aiop(&[
+        "dataset",
+        "build",
+        "nb201",
+        "-o",
+        ds.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--limit",
+        "400",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let out_dir = dir.path().join("predictor");
+    let o = aiop(&[
+        "train",
+        ds.to_str().unwrap(),
+        "--task",
+        "cifar10-top1",
+        "--train-count",
+        "250",
+        "--epochs",
+        "15",
+        "--json",
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["train"], 250);
+    assert_eq!(report["test"], 150);
+    let srcc = report["scores"]["srcc"].as_f64().unwrap();
+    // 250 cells and 15 epochs: far from the full protocol, far from chance too
+    assert!(srcc > 0.4, "{report}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("predictor.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["task"], "cifar10-top1");
+    assert!(out_dir.join("weights.safetensors").is_file());
+
+    let o = aiop(&["train", ds.to_str().unwrap(), "--task", "no-such-task"]);
+    let (_, err) = text(&o);
+    assert!(
+        !o.status.success() && err.contains("no record has a `no-such-task` label"),
+        "{err}"
+    );
+}

@@ -1,0 +1,37 @@
+//! Scores of predictions against labels, beside the naive baselines.
+
+use aiop_predictor::metrics::{kendall_tau, mae, srcc};
+use serde::Serialize;
+
+use crate::data::Sample;
+
+/// How well predictions rank and match a test set, with the FLOPs and params baselines.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    pub count: usize,
+    /// Spearman's ρ between predictions and labels.
+    pub srcc: f64,
+    /// Kendall's τ-b between predictions and labels.
+    pub kendall: f64,
+    /// Mean absolute error in the task's metric (points).
+    pub mae: f64,
+    /// Spearman's ρ of FLOPs (MACs) with the labels.
+    pub flops_srcc: f64,
+    /// Spearman's ρ of parameter counts with the labels.
+    pub params_srcc: f64,
+}
+
+/// Scores `predicted` (in the task's metric) against the labels of `samples`.
+pub fn evaluate(predicted: &[f64], samples: &[&Sample]) -> Evaluation {
+    let labels: Vec<f64> = samples.iter().map(|s| s.label).collect();
+    let flops: Vec<f64> = samples.iter().map(|s| s.gflops).collect();
+    let params: Vec<f64> = samples.iter().map(|s| s.params as f64).collect();
+    Evaluation {
+        count: samples.len(),
+        srcc: srcc(predicted, &labels),
+        kendall: kendall_tau(predicted, &labels),
+        mae: mae(predicted, &labels),
+        flops_srcc: srcc(&flops, &labels),
+        params_srcc: srcc(&params, &labels),
+    }
+}

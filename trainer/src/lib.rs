@@ -1,0 +1,35 @@
+//! AIO-P predictor training on libtorch (through `tch`).
+//!
+//! - [`batch`]: many encoded CGs as one disjoint graph (sparse message passing);
+//! - [`model`]: the k-GNN backbone (embedding, GraphConv layers, mean pooling) and MLP head;
+//! - [`data`]: labelled samples from `.aiopds` datasets;
+//! - [`train`]: seeded training loops and batched prediction;
+//! - [`predictor`]: a trained predictor with its label scaling, saved and loaded;
+//! - [`eval`]: SRCC, Kendall τ and MAE beside the FLOPs and params baselines.
+
+pub mod batch;
+pub mod data;
+pub mod eval;
+pub mod model;
+pub mod predictor;
+pub mod train;
+
+pub use tch::Device;
+
+/// Why training could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    #[error("{0}")]
+    Dataset(#[from] aiop_converter::dataset::DatasetError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The device to train on: CUDA when libtorch sees a GPU, else the CPU.
+pub fn default_device() -> Device {
+    Device::cuda_if_available()
+}
