@@ -31,8 +31,12 @@ enum Command {
     Dataset(commands::dataset::Args),
     /// Generate networks of NAS search spaces (NAS-Bench-201) as ONNX or CG files.
     Zoo(commands::zoo::Args),
-    /// Train the GNN predictor on a task of a dataset and score it on the held-out records.
-    Train(commands::train::Args),
+    /// Pretrain the GNN predictor on a task of a dataset; scored on the held-out records.
+    Train(commands::train::FitArgs),
+    /// Train a K-Adapter on another task beside a trained predictor's frozen backbone.
+    Adapt(commands::train::StageArgs),
+    /// Fine-tune a predictor's backbone on a few labelled targets (adapters frozen).
+    Finetune(commands::train::StageArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,7 +49,9 @@ fn main() -> ExitCode {
         Command::Render(a) => commands::render::run(a),
         Command::Zoo(a) => commands::zoo::run(a),
         Command::Dataset(a) => commands::dataset::run(a),
-        Command::Train(a) => commands::train::run(a),
+        Command::Train(a) => commands::train::run_train(a),
+        Command::Adapt(a) => commands::train::run_adapt(a),
+        Command::Finetune(a) => commands::train::run_finetune(a),
     })
     .unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(

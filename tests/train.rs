@@ -46,8 +46,38 @@ fn trains_scores_and_saves_a_predictor() {
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("predictor.json")).unwrap())
             .unwrap();
-    assert_eq!(meta["task"], "cifar10-top1");
+    assert_eq!(meta["pretrained"]["task"], "cifar10-top1");
     assert!(out_dir.join("weights.safetensors").is_file());
+
+    // A K-Adapter on CIFAR-100, then 20-sample fine-tuning on ImageNet16-120.
+    let stage = |command: &str, task: &str, extra: &[&str]| {
+        let mut args = vec![
+            command,
+            "--predictor",
+            out_dir.to_str().unwrap(),
+            ds.to_str().unwrap(),
+            "--task",
+            task,
+            "--epochs",
+            "5",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = aiop(&args);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{command}: {out}{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let adapted = stage("adapt", "cifar100-top1", &["--train-count", "250"]);
+    assert!(adapted["scores"]["srcc"].as_f64().unwrap().is_finite());
+    let tuned = stage("finetune", "imagenet16-120-top1", &[]);
+    assert_eq!(tuned["train"], 20, "finetune defaults to 20 targets");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("predictor.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["adapters"][0]["task"], "cifar100-top1");
+    assert_eq!(meta["finetuned"]["task"], "imagenet16-120-top1");
+    assert_eq!(meta["finetuned"]["train"]["batch_size"], 1);
 
     let o = aiop(&["train", ds.to_str().unwrap(), "--task", "no-such-task"]);
     let (_, err) = text(&o);

@@ -193,20 +193,13 @@ fn write_dataset<'a>(
     description: &str,
     records: impl IntoIterator<Item = &'a Record>,
 ) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let tmp = super::temp_beside(path)?;
     let mut writer = Writer::new(std::io::BufWriter::new(tmp), description)?;
     for r in records {
         writer.write(r)?;
     }
     let tmp = writer.finish()?.into_inner().map_err(|e| e.into_error())?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    super::persist(tmp, path)
 }
 
 /// `AIOP_DATA`, else the `shared/data` folder next to the working directory's checkout.

@@ -1,4 +1,5 @@
-//! `aiop train`: train the GNN predictor on one task of a dataset and score it on the rest.
+//! `aiop train | adapt | finetune`: the three training stages of AIO-P on one task of a
+//! dataset, each scored on the records it did not train on.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,36 +28,37 @@ enum Scaling {
     Flops,
 }
 
-/// Arguments of `aiop train`.
+/// What every stage needs: data, split, scaling, optimisation, output.
 #[derive(clap::Args)]
-pub struct Args {
+pub struct FitArgs {
     /// A `.aiopds` dataset.
     dataset: PathBuf,
     /// Task whose labels are learnt, e.g. `cifar10-top1`.
     #[arg(long)]
     task: String,
-    /// Number of training records (seeded random); the others are the test set.
-    #[arg(long, conflicts_with = "train_fraction")]
+    /// Number of training records, seeded random (default: 80 % of them; 20 for finetune).
+    #[arg(long)]
     train_count: Option<usize>,
-    /// Fraction of records for training (seeded random).
-    #[arg(long, default_value_t = 0.8)]
-    train_fraction: f64,
+    /// Fraction of records for training, seeded random.
+    #[arg(long, conflicts_with = "train_count")]
+    train_fraction: Option<f64>,
+    /// Score on at most this many of the held-out records (the first of the seeded order).
+    #[arg(long)]
+    test_limit: Option<usize>,
     #[arg(long, value_enum, default_value = "standard")]
     scaling: Scaling,
     #[arg(long, default_value_t = 100)]
     epochs: usize,
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
+    /// Graphs per step (default 32; 1 for finetune, as in the paper).
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
     /// Seed of the split, the initial weights and the sample order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Score on at most this many of the held-out records (the first of the seeded order).
-    #[arg(long)]
-    test_limit: Option<usize>,
-    /// Folder to save the trained predictor in.
+    /// Folder to save the predictor in (adapt/finetune: default the `--predictor` folder).
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Print the scores as JSON.
@@ -64,13 +66,48 @@ pub struct Args {
     json: bool,
 }
 
-/// Runs `aiop train`.
-pub fn run(args: Args) -> Result<ExitCode> {
+/// Arguments of `aiop adapt` and `aiop finetune`: a trained predictor and what to fit next.
+#[derive(clap::Args)]
+pub struct StageArgs {
+    /// Folder of a predictor saved by `aiop train` (or an earlier adapt/finetune).
+    #[arg(long)]
+    predictor: PathBuf,
+    #[command(flatten)]
+    fit: FitArgs,
+}
+
+/// Which stage runs.
+enum Stage {
+    Pretrain,
+    Adapt(PathBuf),
+    Finetune(PathBuf),
+}
+
+/// Runs `aiop train`: pretrains the backbone and its MLP head.
+pub fn run_train(args: FitArgs) -> Result<ExitCode> {
+    run(Stage::Pretrain, args)
+}
+
+/// Runs `aiop adapt`: trains a K-Adapter beside the frozen backbone.
+pub fn run_adapt(args: StageArgs) -> Result<ExitCode> {
+    run(Stage::Adapt(args.predictor), args.fit)
+}
+
+/// Runs `aiop finetune`: the backbone on a few labelled targets, adapters frozen.
+pub fn run_finetune(args: StageArgs) -> Result<ExitCode> {
+    run(Stage::Finetune(args.predictor), args.fit)
+}
+
+fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
     let start = Instant::now();
+    let finetuning = matches!(stage, Stage::Finetune(_));
     let samples = data::load(&args.dataset, &args.task)?;
-    let size = args
-        .train_count
-        .map_or(TrainSize::Fraction(args.train_fraction), TrainSize::Count);
+    let size = match (args.train_count, args.train_fraction) {
+        (Some(n), _) => TrainSize::Count(n),
+        (None, Some(f)) => TrainSize::Fraction(f),
+        (None, None) if finetuning => TrainSize::Count(20),
+        (None, None) => TrainSize::Fraction(0.8),
+    };
     let (train_idx, mut test_idx) = split::random(samples.len(), size, args.seed);
     test_idx.truncate(args.test_limit.unwrap_or(usize::MAX));
     if train_idx.is_empty() {
@@ -90,24 +127,46 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let config = TrainConfig {
         epochs: args.epochs,
-        batch_size: args.batch_size,
+        batch_size: args.batch_size.unwrap_or(if finetuning { 1 } else { 32 }),
         lr: args.lr,
         seed: args.seed,
     };
     let device = aiop_trainer::default_device();
-    let mut predictor = Predictor::new(ModelConfig::default(), &args.task, scaling, config, device);
     let bar = ProgressBar::new(args.epochs as u64).with_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:40} epoch {pos}/{len} {msg}",
         )
         .expect("valid template"),
     );
-    predictor.train(&train, |_, loss| {
+    let on_epoch = |_, loss: f64| {
         bar.set_message(format!("loss {loss:.4}"));
         bar.inc(1);
-    })?;
+    };
+    let (predictor, output) = match stage {
+        Stage::Pretrain => {
+            let p = Predictor::pretrain(
+                ModelConfig::default(),
+                &args.task,
+                &train,
+                scaling,
+                &config,
+                device,
+                on_epoch,
+            )?;
+            (p, args.output.clone())
+        }
+        Stage::Adapt(dir) | Stage::Finetune(dir) => {
+            let mut p = Predictor::load(&dir, device)?;
+            if finetuning {
+                p.finetune(&args.task, &train, scaling, &config, on_epoch)?;
+            } else {
+                p.add_adapter(&args.task, &train, scaling, &config, on_epoch)?;
+            }
+            (p, Some(args.output.clone().unwrap_or(dir)))
+        }
+    };
     bar.finish_and_clear();
-    if let Some(dir) = &args.output {
+    if let Some(dir) = &output {
         predictor.save(dir)?;
     }
     let scores = (!test.is_empty()).then(|| evaluate(&predictor.predict(&test), &test));
@@ -134,7 +193,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             s.count, s.srcc, s.kendall, s.mae, s.flops_srcc, s.params_srcc
         );
     }
-    if let Some(dir) = &args.output {
+    if let Some(dir) = &output {
         text += &format!("saved to {}\n", dir.display());
     }
     emit(&text)?;

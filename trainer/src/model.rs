@@ -172,3 +172,38 @@ impl Regressor {
         self.head.forward(&self.backbone.embed(batch))
     }
 }
+
+/// A K-Adapter (paper Eq. 1): GNN layers beside the frozen backbone. Layer `i` reads the
+/// concatenation of the adapter's previous layer (the backbone's embedding for the first) and
+/// the backbone's layer `i`; the adapter's pooled embedding, concatenated with the backbone's,
+/// feeds a new MLP.
+#[derive(Debug)]
+pub struct Adapter {
+    layers: Vec<GraphConv>,
+    head: Mlp,
+}
+
+impl Adapter {
+    /// An adapter under `p` matching a backbone of `config`.
+    pub fn new(p: &nn::Path, config: &ModelConfig) -> Adapter {
+        let h = config.hidden;
+        Adapter {
+            layers: (0..config.gnn_layers)
+                .map(|i| GraphConv::new(&(p / format!("gnn{i}")), 2 * h, h))
+                .collect(),
+            head: Mlp::new(&(p / "head"), 2 * h, h, config.mlp_layers),
+        }
+    }
+
+    /// One scaled prediction per graph from the backbone's per-layer node embeddings
+    /// ([`Backbone::node_layers`]).
+    pub fn forward(&self, backbone_layers: &[Tensor], batch: &GraphBatch) -> Tensor {
+        let mut a = backbone_layers[0].shallow_clone();
+        for (layer, b) in self.layers.iter().zip(&backbone_layers[1..]) {
+            a = layer.forward(&Tensor::cat(&[&a, b], 1), batch).relu();
+        }
+        let last = backbone_layers.last().expect("at least the embedding");
+        let graph = Tensor::cat(&[batch.mean_pool(&a), batch.mean_pool(last)], 1);
+        self.head.forward(&graph)
+    }
+}

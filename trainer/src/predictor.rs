@@ -1,16 +1,35 @@
-//! A trained predictor: network, label scaling and the facts needed to use it again, saved as
-//! `weights.safetensors` + `predictor.json` in one folder.
+//! A predictor: the k-GNN backbone with its MLP head and any number of K-Adapters, the label
+//! scaling of each, and the stages of AIO-P that train them:
+//!
+//! 1. [`Predictor::pretrain`]: backbone + head on a large labelled set;
+//! 2. [`Predictor::add_adapter`]: a K-Adapter on another task, the backbone frozen (several
+//!    adapters train independently; their predictions are averaged);
+//! 3. [`Predictor::finetune`]: a few labelled targets, the backbone unfrozen, adapters frozen.
+//!
+//! All weights live in one `VarStore` (`backbone/…`, `head/…`, `adapter<i>/…`) and are saved
+//! as `weights.safetensors` beside `predictor.json`.
 
 use std::path::Path;
 
 use aiop_predictor::{ENCODING_VERSION, EncodedGraph, LabelScaling};
 use serde::{Deserialize, Serialize};
-use tch::{Device, nn};
+use tch::{Device, Tensor, nn};
 
 use crate::TrainError;
+use crate::batch::GraphBatch;
 use crate::data::Sample;
-use crate::model::{ModelConfig, Regressor};
+use crate::model::{Adapter, Backbone, Mlp, ModelConfig};
 use crate::train::{TrainConfig, fit, predict};
+
+/// A task a part of the predictor was trained on, with that task's label scaling.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskFit {
+    pub task: String,
+    pub scaling: LabelScaling,
+    /// Number of labelled architectures used.
+    pub samples: usize,
+    pub train: TrainConfig,
+}
 
 /// What `predictor.json` holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -18,83 +37,209 @@ pub struct PredictorMeta {
     /// Node-feature layout the network expects (see `aiop_predictor::encoding`).
     pub encoding_version: u32,
     pub model: ModelConfig,
-    /// Task the head predicts.
-    pub task: String,
-    /// Maps the network's output back to the task's metric.
-    pub scaling: LabelScaling,
-    pub train: TrainConfig,
-    /// Names of the training architectures.
-    pub trained_on: usize,
+    /// What the backbone and head were pretrained on.
+    pub pretrained: TaskFit,
+    /// What each adapter was trained on, in order.
+    pub adapters: Vec<TaskFit>,
+    /// Fine-tuning on the target task, if any.
+    pub finetuned: Option<TaskFit>,
+    /// Maps outputs to the metric of the task predicted now (the last fit's task by default;
+    /// zero-shot use sets it from a few target labels, see [`Predictor::calibrate`]).
+    pub output: LabelScaling,
 }
 
-/// The plain GNN predictor (backbone + MLP) with its scaling.
+/// The AIO-P predictor.
 pub struct Predictor {
-    pub vs: nn::VarStore,
-    pub net: Regressor,
+    vs: nn::VarStore,
+    backbone: Backbone,
+    head: Mlp,
+    adapters: Vec<Adapter>,
     pub meta: PredictorMeta,
 }
 
 const WEIGHTS: &str = "weights.safetensors";
 const META: &str = "predictor.json";
 
+/// Scaled training targets of `samples`.
+fn targets(samples: &[&Sample], scaling: LabelScaling) -> Vec<f32> {
+    samples
+        .iter()
+        .map(|s| scaling.scale(s.label, s.gflops) as f32)
+        .collect()
+}
+
+fn graphs<'a>(samples: &[&'a Sample]) -> Vec<&'a EncodedGraph> {
+    samples.iter().map(|s| &s.graph).collect()
+}
+
 impl Predictor {
-    /// A freshly initialised predictor (weights seeded by `train.seed`).
-    pub fn new(
+    /// Pretrains a new backbone and head on `samples` of `task` (weights seeded by
+    /// `config.seed`).
+    pub fn pretrain(
         model: ModelConfig,
         task: &str,
+        samples: &[&Sample],
         scaling: LabelScaling,
-        train: TrainConfig,
+        config: &TrainConfig,
         device: Device,
-    ) -> Predictor {
-        tch::manual_seed(train.seed as i64);
+        on_epoch: impl FnMut(usize, f64),
+    ) -> Result<Predictor, TrainError> {
+        tch::manual_seed(config.seed as i64);
         let vs = nn::VarStore::new(device);
-        let net = Regressor::new(&vs.root(), &model);
-        Predictor {
+        let root = vs.root();
+        let backbone = Backbone::new(&(&root / "backbone"), &model);
+        let head = Mlp::new(
+            &(&root / "head"),
+            model.hidden,
+            model.hidden,
+            model.mlp_layers,
+        );
+        let fit_record = TaskFit {
+            task: task.into(),
+            scaling,
+            samples: samples.len(),
+            train: config.clone(),
+        };
+        let p = Predictor {
             vs,
-            net,
+            backbone,
+            head,
+            adapters: Vec::new(),
             meta: PredictorMeta {
                 encoding_version: ENCODING_VERSION,
                 model,
-                task: task.into(),
-                scaling,
-                train,
-                trained_on: 0,
+                pretrained: fit_record,
+                adapters: Vec::new(),
+                finetuned: None,
+                output: scaling,
             },
+        };
+        p.train_parts(&["backbone", "head"], samples, scaling, config, on_epoch)?;
+        Ok(p)
+    }
+
+    /// Marks which variables train: those whose name starts with one of `prefixes`.
+    fn set_trainable(&self, prefixes: &[&str]) {
+        for (name, t) in self.vs.variables() {
+            let on = prefixes.iter().any(|p| name.starts_with(&format!("{p}.")));
+            let _ = t.set_requires_grad(on);
         }
     }
 
-    /// Trains on `samples` (labels scaled by `meta.scaling`).
-    pub fn train(
-        &mut self,
+    /// Trains the variables under `prefixes` against `forward`'s output.
+    fn train_parts(
+        &self,
+        prefixes: &[&str],
         samples: &[&Sample],
+        scaling: LabelScaling,
+        config: &TrainConfig,
         on_epoch: impl FnMut(usize, f64),
     ) -> Result<(), TrainError> {
-        let graphs: Vec<&EncodedGraph> = samples.iter().map(|s| &s.graph).collect();
-        let scaling = self.meta.scaling;
-        let targets: Vec<f32> = samples
-            .iter()
-            .map(|s| scaling.scale(s.label, s.gflops) as f32)
-            .collect();
-        let net = &self.net;
-        fit(
-            |b| net.forward(b),
+        self.set_trainable(prefixes);
+        let result = fit(
+            |b| self.forward(b),
             &self.vs,
-            &graphs,
-            &targets,
-            &self.meta.train,
+            &graphs(samples),
+            &targets(samples, scaling),
+            config,
             on_epoch,
-        )?;
-        self.meta.trained_on = samples.len();
+        );
+        self.set_trainable(&[]);
+        result
+    }
+
+    /// Trains a new K-Adapter on `samples` of `task`, the backbone frozen. From now on the
+    /// predictor's output is the mean of its adapters.
+    pub fn add_adapter(
+        &mut self,
+        task: &str,
+        samples: &[&Sample],
+        scaling: LabelScaling,
+        config: &TrainConfig,
+        on_epoch: impl FnMut(usize, f64),
+    ) -> Result<(), TrainError> {
+        tch::manual_seed(config.seed as i64 ^ 0xada);
+        let name = format!("adapter{}", self.adapters.len());
+        let adapter = Adapter::new(&(self.vs.root() / name.as_str()), &self.meta.model);
+        // the new adapter trains alone: its own output, not the mean with earlier ones
+        self.set_trainable(&[&name]);
+        let backbone = &self.backbone;
+        let result = fit(
+            |b| {
+                let layers = tch::no_grad(|| backbone.node_layers(b));
+                adapter.forward(&layers, b)
+            },
+            &self.vs,
+            &graphs(samples),
+            &targets(samples, scaling),
+            config,
+            on_epoch,
+        );
+        self.set_trainable(&[]);
+        result?;
+        self.adapters.push(adapter);
+        self.meta.adapters.push(TaskFit {
+            task: task.into(),
+            scaling,
+            samples: samples.len(),
+            train: config.clone(),
+        });
+        self.meta.output = scaling;
         Ok(())
     }
 
-    /// Predictions in the task's metric.
+    /// Fine-tunes the backbone (and the head when there are no adapters) on a few labelled
+    /// targets; adapters stay frozen. The paper: 20 samples, 100 epochs, batch 1.
+    pub fn finetune(
+        &mut self,
+        task: &str,
+        samples: &[&Sample],
+        scaling: LabelScaling,
+        config: &TrainConfig,
+        on_epoch: impl FnMut(usize, f64),
+    ) -> Result<(), TrainError> {
+        let parts: &[&str] = if self.adapters.is_empty() {
+            &["backbone", "head"]
+        } else {
+            &["backbone"]
+        };
+        self.train_parts(parts, samples, scaling, config, on_epoch)?;
+        self.meta.finetuned = Some(TaskFit {
+            task: task.into(),
+            scaling,
+            samples: samples.len(),
+            train: config.clone(),
+        });
+        self.meta.output = scaling;
+        Ok(())
+    }
+
+    /// Sets how outputs map to the target metric without training (zero-shot transfer: μ and
+    /// σ from a few labelled targets).
+    pub fn calibrate(&mut self, scaling: LabelScaling) {
+        self.meta.output = scaling;
+    }
+
+    /// Scaled predictions `[B]`: the head's, or the mean of the adapters'.
+    pub fn forward(&self, batch: &GraphBatch) -> Tensor {
+        if self.adapters.is_empty() {
+            return self.head.forward(&self.backbone.embed(batch));
+        }
+        let layers = self.backbone.node_layers(batch);
+        let outputs: Vec<Tensor> = self
+            .adapters
+            .iter()
+            .map(|a| a.forward(&layers, batch))
+            .collect();
+        Tensor::stack(&outputs, 0).mean_dim(0, false, tch::Kind::Float)
+    }
+
+    /// Predictions in the metric of `meta.output`.
     pub fn predict(&self, samples: &[&Sample]) -> Vec<f64> {
-        let graphs: Vec<&EncodedGraph> = samples.iter().map(|s| &s.graph).collect();
-        let raw = predict(|b| self.net.forward(b), &graphs, 256, self.vs.device());
+        let raw = predict(|b| self.forward(b), &graphs(samples), 256, self.vs.device());
         raw.iter()
             .zip(samples)
-            .map(|(z, s)| self.meta.scaling.unscale(*z, s.gflops))
+            .map(|(z, s)| self.meta.output.unscale(*z, s.gflops))
             .collect()
     }
 
@@ -121,9 +266,26 @@ impl Predictor {
             )));
         }
         let mut vs = nn::VarStore::new(device);
-        let net = Regressor::new(&vs.root(), &meta.model);
+        let root = vs.root();
+        let model = meta.model;
+        let backbone = Backbone::new(&(&root / "backbone"), &model);
+        let head = Mlp::new(
+            &(&root / "head"),
+            model.hidden,
+            model.hidden,
+            model.mlp_layers,
+        );
+        let adapters = (0..meta.adapters.len())
+            .map(|i| Adapter::new(&(&root / format!("adapter{i}")), &model))
+            .collect();
         vs.load(dir.join(WEIGHTS))?;
-        Ok(Predictor { vs, net, meta })
+        Ok(Predictor {
+            vs,
+            backbone,
+            head,
+            adapters,
+            meta,
+        })
     }
 }
 
@@ -132,8 +294,8 @@ mod tests {
     use super::*;
     use aiop_predictor::NUMERIC_FEATURES;
 
-    /// A chain of `n` nodes whose label grows with its length.
-    fn chain(n: usize) -> Sample {
+    /// A chain of `n` nodes whose label grows (or shrinks) with its length.
+    fn chain(n: usize, slope: f64) -> Sample {
         Sample {
             name: format!("chain{n}"),
             family: "chain".into(),
@@ -142,36 +304,84 @@ mod tests {
                 numeric: vec![0.5; n * NUMERIC_FEATURES],
                 edges: (1..n as u32).map(|i| (i - 1, i)).collect(),
             },
-            label: 50.0 + n as f64,
+            label: 50.0 + slope * n as f64,
             gflops: n as f64 / 10.0,
             params: n as u64,
         }
     }
 
-    #[test]
-    fn learns_fits_and_reloads_identically() {
-        let samples: Vec<Sample> = (2..18).map(chain).collect();
-        let refs: Vec<&Sample> = samples.iter().collect();
-        let pairs: Vec<(f64, f64)> = samples.iter().map(|s| (s.label, s.gflops)).collect();
-        let config = TrainConfig {
-            epochs: 60,
+    fn config(epochs: usize, seed: u64) -> TrainConfig {
+        TrainConfig {
+            epochs,
             batch_size: 4,
             lr: 3e-3,
-            seed: 7,
-        };
-        let scaling = LabelScaling::fit(&pairs, true);
-        let mut p = Predictor::new(ModelConfig::default(), "t", scaling, config, Device::Cpu);
+            seed,
+        }
+    }
+
+    fn fitted(samples: &[&Sample], flops: bool) -> LabelScaling {
+        let pairs: Vec<(f64, f64)> = samples.iter().map(|s| (s.label, s.gflops)).collect();
+        LabelScaling::fit(&pairs, flops)
+    }
+
+    #[test]
+    fn pretrain_adapt_finetune_save_load() {
+        let up: Vec<Sample> = (2..18).map(|n| chain(n, 1.0)).collect();
+        let up: Vec<&Sample> = up.iter().collect();
         let mut losses = Vec::new();
-        p.train(&refs, |_, l| losses.push(l)).unwrap();
+        let mut p = Predictor::pretrain(
+            ModelConfig::default(),
+            "up",
+            &up,
+            fitted(&up, true),
+            &config(60, 7),
+            Device::Cpu,
+            |_, l| losses.push(l),
+        )
+        .unwrap();
         assert!(losses[59] < losses[0] * 0.2, "{losses:?}");
-        let before = p.predict(&refs);
-        let eval = crate::eval::evaluate(&before, &refs);
+        let eval = crate::eval::evaluate(&p.predict(&up), &up);
         assert!(eval.srcc > 0.9, "{eval:?}");
+
+        // An adapter on the opposite task: the frozen backbone is untouched.
+        let backbone_before: Vec<f32> =
+            Vec::try_from(p.vs.variables()["backbone.gnn0.root.weight"].flatten(0, -1)).unwrap();
+        let down: Vec<Sample> = (2..18).map(|n| chain(n, -1.0)).collect();
+        let down: Vec<&Sample> = down.iter().collect();
+        p.add_adapter(
+            "down",
+            &down,
+            fitted(&down, false),
+            &config(60, 1),
+            |_, _| {},
+        )
+        .unwrap();
+        let backbone_after: Vec<f32> =
+            Vec::try_from(p.vs.variables()["backbone.gnn0.root.weight"].flatten(0, -1)).unwrap();
+        assert_eq!(backbone_before, backbone_after, "backbone frozen");
+        let eval = crate::eval::evaluate(&p.predict(&down), &down);
+        assert!(eval.srcc > 0.9, "the adapter learnt the new task: {eval:?}");
+
+        // Fine-tuning moves the backbone, not the adapter.
+        let adapter_before: Vec<f32> =
+            Vec::try_from(p.vs.variables()["adapter0.head.out.weight"].flatten(0, -1)).unwrap();
+        p.finetune(
+            "down",
+            &down[..4],
+            fitted(&down, false),
+            &config(5, 2),
+            |_, _| {},
+        )
+        .unwrap();
+        let adapter_after: Vec<f32> =
+            Vec::try_from(p.vs.variables()["adapter0.head.out.weight"].flatten(0, -1)).unwrap();
+        assert_eq!(adapter_before, adapter_after, "adapters frozen");
+        assert!(p.meta.finetuned.is_some());
 
         let dir = tempfile::tempdir().unwrap();
         p.save(dir.path()).unwrap();
         let again = Predictor::load(dir.path(), Device::Cpu).unwrap();
-        assert_eq!(again.predict(&refs), before);
-        assert_eq!(again.meta.scaling, scaling);
+        assert_eq!(again.predict(&down), p.predict(&down));
+        assert_eq!(again.meta.adapters.len(), 1);
     }
 }
