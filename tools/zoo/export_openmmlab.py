@@ -98,6 +98,37 @@ def stub_missing_modules() -> None:
     sys.modules["mmcv._ext"] = stub
 
 
+def exportable_adaptive_avg_pool() -> None:
+    """Lets the legacy exporter write adaptive average pooling of any output size.
+
+    It refuses sizes that do not divide the input (PSPNet's 3×3 and 6×6 bins on a 64×128
+    map). Adaptive pooling is by definition the mean over windows
+    ``[floor(i·H/out), ceil((i+1)·H/out))``, so those calls are written as that: slices,
+    means and concatenations, the same numbers as a graph of plain ops.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    original = F.adaptive_avg_pool2d
+
+    def windows(size: int, out: int) -> list[tuple[int, int]]:
+        return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+    def pool(x, output_size):
+        h, w = int(x.shape[-2]), int(x.shape[-1])
+        oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+        oh, ow = oh or h, ow or w
+        if h % oh == 0 and w % ow == 0:
+            return original(x, output_size)
+        rows = [torch.cat([x[..., r0:r1, c0:c1].mean(dim=(-2, -1), keepdim=True)
+                           for c0, c1 in windows(w, ow)], dim=-1)
+                for r0, r1 in windows(h, oh)]
+        return torch.cat(rows, dim=-2)
+
+    F.adaptive_avg_pool2d = pool
+    torch.nn.modules.pooling.F.adaptive_avg_pool2d = pool
+
+
 def package_root(zoo: str) -> Path:
     import importlib
 
@@ -211,6 +242,7 @@ def export(job: dict, tmp_path: str, args) -> dict:
     import torch
 
     stub_missing_modules()
+    exportable_adaptive_avg_pool()
     package = ZOOS[args.zoo][0]
     importlib.import_module(f"{package}.utils").register_all_modules()
     registry = importlib.import_module(f"{package}.registry").MODELS
