@@ -130,6 +130,7 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
         batch_size: args.batch_size.unwrap_or(if finetuning { 1 } else { 32 }),
         lr: args.lr,
         seed: args.seed,
+        schedule: Default::default(),
     };
     let device = aiop_trainer::default_device();
     let bar = ProgressBar::new(args.epochs as u64).with_style(

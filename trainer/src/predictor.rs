@@ -316,6 +316,7 @@ mod tests {
             batch_size: 4,
             lr: 3e-3,
             seed,
+            schedule: Default::default(),
         }
     }
 

@@ -19,6 +19,32 @@ pub struct TrainConfig {
     pub lr: f64,
     /// Seeds the weights' initialisation and the order of samples.
     pub seed: u64,
+    /// Learning rate over the epochs.
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+/// How the learning rate changes over the epochs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Schedule {
+    /// The same rate throughout.
+    Constant,
+    /// Half a cosine from the rate down to zero.
+    #[default]
+    Cosine,
+}
+
+impl Schedule {
+    /// The learning rate of `epoch` (0-based) of `epochs`.
+    pub fn rate(self, lr: f64, epoch: usize, epochs: usize) -> f64 {
+        match self {
+            Schedule::Constant => lr,
+            Schedule::Cosine => {
+                let t = epoch as f64 / epochs.max(1) as f64;
+                lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -28,6 +54,7 @@ impl Default for TrainConfig {
             batch_size: 32,
             lr: 1e-3,
             seed: 0,
+            schedule: Schedule::Cosine,
         }
     }
 }
@@ -54,6 +81,7 @@ pub fn fit(
     let mut order: Vec<usize> = (0..graphs.len()).collect();
     let batch_size = config.batch_size.max(1);
     for epoch in 0..config.epochs {
+        optimizer.set_lr(config.schedule.rate(config.lr, epoch, config.epochs));
         order.shuffle(&mut rng);
         let mut total = 0.0;
         for chunk in order.chunks(batch_size) {
