@@ -37,6 +37,8 @@ enum Command {
     Adapt(commands::train::StageArgs),
     /// Fine-tune a predictor's backbone on a few labelled targets (adapters frozen).
     Finetune(commands::train::StageArgs),
+    /// Score a predictor on a new task: zero-shot and fine-tuned on k labelled targets.
+    Eval(commands::eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Train(a) => commands::train::run_train(a),
         Command::Adapt(a) => commands::train::run_adapt(a),
         Command::Finetune(a) => commands::train::run_finetune(a),
+        Command::Eval(a) => commands::eval::run(a),
     })
     .unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(

@@ -79,6 +79,28 @@ fn trains_scores_and_saves_a_predictor() {
     assert_eq!(meta["finetuned"]["task"], "imagenet16-120-top1");
     assert_eq!(meta["finetuned"]["train"]["batch_size"], 1);
 
+    // The transfer protocol: 20 fixed targets out of the test set, zero-shot + 2 seeds.
+    let o = aiop(&[
+        "eval",
+        "--predictor",
+        out_dir.to_str().unwrap(),
+        ds.to_str().unwrap(),
+        "--task",
+        "imagenet16-120-top1",
+        "--finetune-epochs",
+        "2",
+        "--seeds",
+        "2",
+        "--json",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let runs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+    assert_eq!(runs[0]["zero_shot"]["count"], 380);
+    assert_eq!(runs[0]["zero_shot"], runs[1]["zero_shot"], "zero-shot is seed-free");
+    assert!(runs[1]["finetuned"]["mae"].as_f64().unwrap().is_finite());
+
     let o = aiop(&["train", ds.to_str().unwrap(), "--task", "no-such-task"]);
     let (_, err) = text(&o);
     assert!(

@@ -2,6 +2,7 @@
 
 pub mod convert;
 pub mod dataset;
+pub mod eval;
 pub mod inspect;
 pub mod render;
 pub mod train;

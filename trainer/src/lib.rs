@@ -5,7 +5,8 @@
 //! - [`data`]: labelled samples from `.aiopds` datasets;
 //! - [`train`]: seeded training loops and batched prediction;
 //! - [`predictor`]: a trained predictor with its label scaling, saved and loaded;
-//! - [`eval`]: SRCC, Kendall τ and MAE beside the FLOPs and params baselines.
+//! - [`eval`]: SRCC, Kendall τ and MAE beside the FLOPs and params baselines;
+//! - [`transfer`]: zero-shot and k-sample fine-tuned transfer to a new task.
 
 pub mod batch;
 pub mod data;
@@ -13,6 +14,7 @@ pub mod eval;
 pub mod model;
 pub mod predictor;
 pub mod train;
+pub mod transfer;
 
 pub use tch::Device;
 
