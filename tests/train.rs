@@ -98,7 +98,10 @@ fn trains_scores_and_saves_a_predictor() {
     let runs: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2);
     assert_eq!(runs[0]["zero_shot"]["count"], 380);
-    assert_eq!(runs[0]["zero_shot"], runs[1]["zero_shot"], "zero-shot is seed-free");
+    assert_eq!(
+        runs[0]["zero_shot"], runs[1]["zero_shot"],
+        "zero-shot is seed-free"
+    );
     assert!(runs[1]["finetuned"]["mae"].as_f64().unwrap().is_finite());
 
     let o = aiop(&["train", ds.to_str().unwrap(), "--task", "no-such-task"]);
