@@ -9,6 +9,7 @@
 #   torchvision  export_torchvision.py (every task)
 #   mmpose       export_openmmlab.py --zoo mmpose --dataset COCO --sample 100 --seed 0
 #   mmseg        export_openmmlab.py --zoo mmseg --dataset Cityscapes --sample 90 --seed 0
+#                export_openmmlab.py --zoo mmseg --dataset "Pascal VOC 2012 + Aug" (all 30)
 #   mmdet        export_openmmlab.py --zoo mmdet --dataset COCO --sample 90 --seed 0
 # Then every zoo folder present becomes models/datasets/<zoo>.aiopds, labelled from the zoo's
 # results in the labelled-data folder (AIOP_DATA, default ../shared/data).
@@ -28,6 +29,8 @@ if [ "$export_first" = 1 ]; then
         --sample 100 --seed 0 "${common[@]}" --timeout 300
     python tools/zoo/export_openmmlab.py --zoo mmseg --dataset Cityscapes --out "$zoo/mmseg" \
         --sample 90 --seed 0 "${common[@]}" --timeout 400
+    python tools/zoo/export_openmmlab.py --zoo mmseg --dataset "Pascal VOC 2012 + Aug" \
+        --out "$zoo/mmseg" "${common[@]}" --timeout 400
     python tools/zoo/export_openmmlab.py --zoo mmdet --dataset COCO --out "$zoo/mmdet" \
         --sample 90 --seed 0 "${common[@]}" --timeout 400
 fi

@@ -183,6 +183,12 @@ def input_hw(zoo: str, cfg) -> list[int]:
     return [math.ceil(h / divisor) * divisor, math.ceil(w / divisor) * divisor]
 
 
+def family_of(row: dict, name: str) -> str:
+    """The results file's architecture (its last `;` part), else the config name's first word."""
+    arch = row.get("arch", "").split(";")[-1].strip()
+    return arch if arch and arch != "None" else name.split("_")[0]
+
+
 def load_config(path: Path):
     from mmengine import Config
 
@@ -220,7 +226,7 @@ def plan(args) -> list[dict]:
             skipped.append(f"{name}: {zoo_runner.one_line(e)}")
             continue
         job = {"name": name, "task": args.zoo, "file": f"{name}.onnx", "input_shape": shape,
-               "family": row.get("arch", "").split(";")[-1] or name.split("_")[0],
+               "family": family_of(row, name),
                "config": str(path.relative_to(root)), "value": row["value"]}
         if key not in by_network or job["value"] > by_network[key]["value"]:
             by_network[key] = job
