@@ -47,14 +47,15 @@ pub struct FitArgs {
     test_limit: Option<usize>,
     #[arg(long, value_enum, default_value = "standard")]
     scaling: Scaling,
-    #[arg(long, default_value_t = 100)]
-    epochs: usize,
+    /// Training epochs (default: 300 for train, 100 for adapt and finetune, as in the paper).
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Graphs per step (default 32; 1 for finetune, as in the paper).
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
+    /// Adam learning rate, decayed by a half cosine (default: 3e-3; 1e-4 for finetune).
+    #[arg(long)]
+    lr: Option<f64>,
     /// Seed of the split, the initial weights and the sample order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -125,15 +126,17 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
         Scaling::Standard => LabelScaling::fit(&pairs, false),
         Scaling::Flops => LabelScaling::fit(&pairs, true),
     };
+    let pretraining = matches!(stage, Stage::Pretrain);
+    let epochs = args.epochs.unwrap_or(if pretraining { 300 } else { 100 });
     let config = TrainConfig {
-        epochs: args.epochs,
+        epochs,
         batch_size: args.batch_size.unwrap_or(if finetuning { 1 } else { 32 }),
-        lr: args.lr,
+        lr: args.lr.unwrap_or(if finetuning { 1e-4 } else { 3e-3 }),
         seed: args.seed,
         schedule: Default::default(),
     };
     let device = aiop_trainer::default_device();
-    let bar = ProgressBar::new(args.epochs as u64).with_style(
+    let bar = ProgressBar::new(epochs as u64).with_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:40} epoch {pos}/{len} {msg}",
         )
@@ -185,7 +188,7 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
         args.dataset.display(),
         train.len(),
         args.task,
-        args.epochs,
+        epochs,
         start.elapsed()
     );
     if let Some(s) = scores {
