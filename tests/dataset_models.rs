@@ -73,19 +73,22 @@ fn torchvision_zoo_labelled_from_its_metadata() {
     let (zoo, models) = common::unpack_zoo("torchvision");
     let dir = tempfile::tempdir().unwrap();
     let ds = dir.path().join("torchvision.aiopds");
-    let data = common::data_dir();
-    let o = aiop(&[
-        "dataset",
-        "build",
-        "models",
-        zoo.path().to_str().unwrap(),
-        "-o",
-        ds.to_str().unwrap(),
-        "--labels",
-        "torchvision",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let build = |labels: &str| {
+        let data = common::data_dir();
+        aiop(&[
+            "dataset",
+            "build",
+            "models",
+            zoo.path().to_str().unwrap(),
+            "-o",
+            ds.to_str().unwrap(),
+            "--labels",
+            labels,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+    };
+    let o = build("torchvision");
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     let s = stats(&ds);
@@ -104,16 +107,7 @@ fn torchvision_zoo_labelled_from_its_metadata() {
 
     let o = aiop(&["dataset", "build", "models", zoo.path().to_str().unwrap()]);
     assert!(!o.status.success(), "no output given");
-    let o = aiop(&[
-        "dataset",
-        "build",
-        "models",
-        zoo.path().to_str().unwrap(),
-        "-o",
-        ds.to_str().unwrap(),
-        "--labels",
-        "keras",
-    ]);
+    let o = build("keras");
     let (_, err) = text(&o);
     assert!(
         !o.status.success() && err.contains("unknown zoo `keras`"),

@@ -60,16 +60,48 @@ pub struct Predictor {
 const WEIGHTS: &str = "weights.safetensors";
 const META: &str = "predictor.json";
 
-/// Scaled training targets of `samples`.
-fn targets(samples: &[&Sample], scaling: LabelScaling) -> Vec<f32> {
-    samples
-        .iter()
-        .map(|s| scaling.scale(s.label, s.gflops) as f32)
-        .collect()
-}
-
 fn graphs<'a>(samples: &[&'a Sample]) -> Vec<&'a EncodedGraph> {
     samples.iter().map(|s| &s.graph).collect()
+}
+
+/// Marks which variables of `vs` train: those whose name starts with one of `prefixes`.
+fn set_trainable(vs: &nn::VarStore, prefixes: &[&str]) {
+    for (name, t) in vs.variables() {
+        let on = prefixes.iter().any(|p| name.starts_with(&format!("{p}.")));
+        let _ = t.set_requires_grad(on);
+    }
+}
+
+/// Trains the variables of `vs` under `prefixes`, the others frozen, so that `forward`
+/// regresses the scaled labels of `samples`.
+fn fit_parts(
+    vs: &nn::VarStore,
+    prefixes: &[&str],
+    forward: impl Fn(&GraphBatch) -> Tensor,
+    samples: &[&Sample],
+    scaling: LabelScaling,
+    config: &TrainConfig,
+    on_epoch: impl FnMut(usize, f64),
+) -> Result<(), TrainError> {
+    set_trainable(vs, prefixes);
+    let targets: Vec<f32> = samples
+        .iter()
+        .map(|s| scaling.scale(s.label, s.gflops) as f32)
+        .collect();
+    let result = fit(forward, vs, &graphs(samples), &targets, config, on_epoch);
+    set_trainable(vs, &[]);
+    result
+}
+
+impl TaskFit {
+    fn new(task: &str, scaling: LabelScaling, samples: usize, config: &TrainConfig) -> TaskFit {
+        TaskFit {
+            task: task.into(),
+            scaling,
+            samples,
+            train: config.clone(),
+        }
+    }
 }
 
 impl Predictor {
@@ -94,12 +126,7 @@ impl Predictor {
             model.hidden,
             model.mlp_layers,
         );
-        let fit_record = TaskFit {
-            task: task.into(),
-            scaling,
-            samples: samples.len(),
-            train: config.clone(),
-        };
+        let fit_record = TaskFit::new(task, scaling, samples.len(), config);
         let p = Predictor {
             vs,
             backbone,
@@ -114,38 +141,17 @@ impl Predictor {
                 output: scaling,
             },
         };
-        p.train_parts(&["backbone", "head"], samples, scaling, config, on_epoch)?;
-        Ok(p)
-    }
-
-    /// Marks which variables train: those whose name starts with one of `prefixes`.
-    fn set_trainable(&self, prefixes: &[&str]) {
-        for (name, t) in self.vs.variables() {
-            let on = prefixes.iter().any(|p| name.starts_with(&format!("{p}.")));
-            let _ = t.set_requires_grad(on);
-        }
-    }
-
-    /// Trains the variables under `prefixes` against `forward`'s output.
-    fn train_parts(
-        &self,
-        prefixes: &[&str],
-        samples: &[&Sample],
-        scaling: LabelScaling,
-        config: &TrainConfig,
-        on_epoch: impl FnMut(usize, f64),
-    ) -> Result<(), TrainError> {
-        self.set_trainable(prefixes);
-        let result = fit(
-            |b| self.forward(b),
-            &self.vs,
-            &graphs(samples),
-            &targets(samples, scaling),
+        let forward = |b: &GraphBatch| p.forward(b);
+        fit_parts(
+            &p.vs,
+            &["backbone", "head"],
+            forward,
+            samples,
+            scaling,
             config,
             on_epoch,
-        );
-        self.set_trainable(&[]);
-        result
+        )?;
+        Ok(p)
     }
 
     /// Trains a new K-Adapter on `samples` of `task`, the backbone frozen. From now on the
@@ -162,28 +168,24 @@ impl Predictor {
         let name = format!("adapter{}", self.adapters.len());
         let adapter = Adapter::new(&(self.vs.root() / name.as_str()), &self.meta.model);
         // the new adapter trains alone: its own output, not the mean with earlier ones
-        self.set_trainable(&[&name]);
         let backbone = &self.backbone;
-        let result = fit(
-            |b| {
-                let layers = tch::no_grad(|| backbone.node_layers(b));
-                adapter.forward(&layers, b)
-            },
+        let forward = |b: &GraphBatch| {
+            let layers = tch::no_grad(|| backbone.node_layers(b));
+            adapter.forward(&layers, b)
+        };
+        fit_parts(
             &self.vs,
-            &graphs(samples),
-            &targets(samples, scaling),
+            &[&name],
+            forward,
+            samples,
+            scaling,
             config,
             on_epoch,
-        );
-        self.set_trainable(&[]);
-        result?;
+        )?;
         self.adapters.push(adapter);
-        self.meta.adapters.push(TaskFit {
-            task: task.into(),
-            scaling,
-            samples: samples.len(),
-            train: config.clone(),
-        });
+        self.meta
+            .adapters
+            .push(TaskFit::new(task, scaling, samples.len(), config));
         self.meta.output = scaling;
         Ok(())
     }
@@ -203,13 +205,9 @@ impl Predictor {
         } else {
             &["backbone"]
         };
-        self.train_parts(parts, samples, scaling, config, on_epoch)?;
-        self.meta.finetuned = Some(TaskFit {
-            task: task.into(),
-            scaling,
-            samples: samples.len(),
-            train: config.clone(),
-        });
+        let forward = |b: &GraphBatch| self.forward(b);
+        fit_parts(&self.vs, parts, forward, samples, scaling, config, on_epoch)?;
+        self.meta.finetuned = Some(TaskFit::new(task, scaling, samples.len(), config));
         self.meta.output = scaling;
         Ok(())
     }
@@ -310,6 +308,11 @@ mod tests {
         }
     }
 
+    /// The values of one variable.
+    fn weights(p: &Predictor, name: &str) -> Vec<f32> {
+        Vec::try_from(p.vs.variables()[name].flatten(0, -1)).unwrap()
+    }
+
     fn config(epochs: usize, seed: u64) -> TrainConfig {
         TrainConfig {
             epochs,
@@ -345,8 +348,7 @@ mod tests {
         assert!(eval.srcc > 0.9, "{eval:?}");
 
         // An adapter on the opposite task: the frozen backbone is untouched.
-        let backbone_before: Vec<f32> =
-            Vec::try_from(p.vs.variables()["backbone.gnn0.root.weight"].flatten(0, -1)).unwrap();
+        let backbone_before = weights(&p, "backbone.gnn0.root.weight");
         let down: Vec<Sample> = (2..18).map(|n| chain(n, -1.0)).collect();
         let down: Vec<&Sample> = down.iter().collect();
         p.add_adapter(
@@ -357,15 +359,13 @@ mod tests {
             |_, _| {},
         )
         .unwrap();
-        let backbone_after: Vec<f32> =
-            Vec::try_from(p.vs.variables()["backbone.gnn0.root.weight"].flatten(0, -1)).unwrap();
+        let backbone_after = weights(&p, "backbone.gnn0.root.weight");
         assert_eq!(backbone_before, backbone_after, "backbone frozen");
         let eval = crate::eval::evaluate(&p.predict(&down), &down);
         assert!(eval.srcc > 0.9, "the adapter learnt the new task: {eval:?}");
 
         // Fine-tuning moves the backbone, not the adapter.
-        let adapter_before: Vec<f32> =
-            Vec::try_from(p.vs.variables()["adapter0.head.out.weight"].flatten(0, -1)).unwrap();
+        let adapter_before = weights(&p, "adapter0.head.out.weight");
         p.finetune(
             "down",
             &down[..4],
@@ -374,8 +374,7 @@ mod tests {
             |_, _| {},
         )
         .unwrap();
-        let adapter_after: Vec<f32> =
-            Vec::try_from(p.vs.variables()["adapter0.head.out.weight"].flatten(0, -1)).unwrap();
+        let adapter_after = weights(&p, "adapter0.head.out.weight");
         assert_eq!(adapter_before, adapter_after, "adapters frozen");
         assert!(p.meta.finetuned.is_some());
 
