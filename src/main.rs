@@ -1,6 +1,7 @@
 //! `aiop`: convert vision networks to computational graphs and inspect them.
 
 mod commands;
+mod plots;
 
 use std::process::ExitCode;
 

@@ -66,6 +66,18 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Write the encoded graphs of one task as tensors (safetensors), for other frameworks,
+    /// e.g. the PyTorch Geometric reference in `tools/reference/`.
+    Tensors {
+        /// A `.aiopds` dataset file.
+        dataset: PathBuf,
+        /// Records with a label of this task.
+        #[arg(long)]
+        task: String,
+        /// Output file (`.safetensors`).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Counts per task, label ranges, node-count histogram, FLOPs/params SRCC baselines.
     Stats {
         /// A `.aiopds` dataset file.
@@ -171,6 +183,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             split_dataset(&dataset, &output, size, &test_families, seed)
         }
         Command::Stats { dataset, json } => print_stats(&dataset, json),
+        Command::Tensors {
+            dataset,
+            task,
+            output,
+        } => {
+            let samples = aiop_trainer::data::load(&dataset, &task)?;
+            aiop_trainer::data::write_tensors(&samples, &output)?;
+            eprintln!("{} graphs written to {}", samples.len(), output.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `aiop train | adapt | finetune`: the three training stages of AIO-P on one task of a
 //! dataset, each scored on the records it did not train on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -11,11 +11,12 @@ use aiop_trainer::data::{self, Sample};
 use aiop_trainer::eval::evaluate;
 use aiop_trainer::model::ModelConfig;
 use aiop_trainer::predictor::Predictor;
-use aiop_trainer::train::TrainConfig;
+use aiop_trainer::train::{Checkpoints, EpochReport, Hooks, TrainConfig, Validation};
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::emit;
+use crate::plots;
 
 /// How labels become training targets.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -26,6 +27,15 @@ enum Scaling {
     Standard,
     /// Divided by the FLOPs term (Eq. 5), then standardised.
     Flops,
+}
+
+/// How `aiop finetune` adapts the predictor.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Method {
+    /// Train the backbone (and the head when there are no adapters); adapters frozen.
+    Backbone,
+    /// Rescale the last layer's weights only (AdaProxy).
+    Adaproxy,
 }
 
 /// What every stage needs: data, split, scaling, optimisation, output.
@@ -42,12 +52,15 @@ pub struct FitArgs {
     /// Fraction of records for training, seeded random.
     #[arg(long, conflicts_with = "train_count")]
     train_fraction: Option<f64>,
+    /// Leave-family-out: these families (comma-separated) are the test set, the others train.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["train_count", "train_fraction"])]
+    test_families: Vec<String>,
     /// Score on at most this many of the held-out records (the first of the seeded order).
     #[arg(long)]
     test_limit: Option<usize>,
     #[arg(long, value_enum, default_value = "standard")]
     scaling: Scaling,
-    /// Training epochs (default: 300 for train, 100 for adapt and finetune, as in the paper).
+    /// Training epochs (default: 600 for train; 100 for adapt and finetune, as in the paper).
     #[arg(long)]
     epochs: Option<usize>,
     /// Graphs per step (default 32; 1 for finetune, as in the paper).
@@ -59,9 +72,26 @@ pub struct FitArgs {
     /// Seed of the split, the initial weights and the sample order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Folder to save the predictor in (adapt/finetune: default the `--predictor` folder).
+    /// Folder to save the predictor in (adapt/finetune: default the `--predictor` folder),
+    /// with `history.csv` and plots of the run.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Score held-out records (at most 1,000) every N epochs (default: epochs / 25).
+    #[arg(long)]
+    validate_every: Option<usize>,
+    /// Save a resumable checkpoint in OUTPUT/checkpoint every N epochs.
+    #[arg(long, default_value_t = 10)]
+    checkpoint_every: usize,
+    /// Continue the interrupted run whose checkpoint is in OUTPUT/checkpoint (same settings).
+    #[arg(long)]
+    resume: bool,
+    /// Fine-tuning method (finetune only): the backbone (paper), or AdaProxy's rescaling of
+    /// the last layer (default then: 1000 epochs, learning rate 1e-3).
+    #[arg(long, value_enum, default_value = "backbone")]
+    method: Method,
+    /// AdaProxy's L1 weight on its sparse vector (paper: 1e-5).
+    #[arg(long, default_value_t = 1e-5)]
+    lambda: f64,
     /// Print the scores as JSON.
     #[arg(long)]
     json: bool,
@@ -103,13 +133,17 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let finetuning = matches!(stage, Stage::Finetune(_));
     let samples = data::load(&args.dataset, &args.task)?;
-    let size = match (args.train_count, args.train_fraction) {
-        (Some(n), _) => TrainSize::Count(n),
-        (None, Some(f)) => TrainSize::Fraction(f),
-        (None, None) if finetuning => TrainSize::Count(20),
-        (None, None) => TrainSize::Fraction(0.8),
+    let (train_idx, mut test_idx) = if args.test_families.is_empty() {
+        let size = match (args.train_count, args.train_fraction) {
+            (Some(n), _) => TrainSize::Count(n),
+            (None, Some(f)) => TrainSize::Fraction(f),
+            (None, None) if finetuning => TrainSize::Count(20),
+            (None, None) => TrainSize::Fraction(0.8),
+        };
+        split::random(samples.len(), size, args.seed)
+    } else {
+        (0..samples.len()).partition(|&i| !args.test_families.contains(&samples[i].family))
     };
-    let (train_idx, mut test_idx) = split::random(samples.len(), size, args.seed);
     test_idx.truncate(args.test_limit.unwrap_or(usize::MAX));
     if train_idx.is_empty() {
         bail!(
@@ -126,69 +160,113 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
         Scaling::Standard => LabelScaling::fit(&pairs, false),
         Scaling::Flops => LabelScaling::fit(&pairs, true),
     };
-    let pretraining = matches!(stage, Stage::Pretrain);
-    let epochs = args.epochs.unwrap_or(if pretraining { 300 } else { 100 });
+    let adaproxy = finetuning && matches!(args.method, Method::Adaproxy);
+    let epochs = args.epochs.unwrap_or(match stage {
+        Stage::Pretrain => 600,
+        _ if adaproxy => 1000,
+        _ => 100,
+    });
     let config = TrainConfig {
         epochs,
         batch_size: args.batch_size.unwrap_or(if finetuning { 1 } else { 32 }),
-        lr: args.lr.unwrap_or(if finetuning { 1e-4 } else { 3e-3 }),
+        lr: args.lr.unwrap_or(match () {
+            _ if adaproxy => 1e-3,
+            _ if finetuning => 1e-4,
+            _ => 3e-3,
+        }),
         seed: args.seed,
         schedule: Default::default(),
     };
     let device = aiop_trainer::default_device();
+    let output = match &stage {
+        Stage::Pretrain => args.output.clone(),
+        Stage::Adapt(dir) | Stage::Finetune(dir) => {
+            Some(args.output.clone().unwrap_or_else(|| dir.clone()))
+        }
+    };
+    if args.resume && output.is_none() {
+        bail!("--resume needs the output folder (-o) of the interrupted run");
+    }
     let bar = ProgressBar::new(epochs as u64).with_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:40} epoch {pos}/{len} {msg}",
         )
         .expect("valid template"),
     );
-    let on_epoch = |_, loss: f64| {
-        bar.set_message(format!("loss {loss:.4}"));
-        bar.inc(1);
+    let mut history = Vec::new();
+    let mut last_srcc = None;
+    let validation_set = &test[..test.len().min(VALIDATION_LIMIT)];
+    let hooks = Hooks {
+        validation: (!validation_set.is_empty()).then(|| {
+            let every = args.validate_every.unwrap_or((epochs / 25).max(1));
+            Validation::srcc(validation_set, scaling, every)
+        }),
+        checkpoints: output.as_ref().map(|dir| Checkpoints {
+            dir: dir.join(CHECKPOINT_FOLDER),
+            every: args.checkpoint_every,
+            resume: args.resume,
+        }),
+        on_epoch: Some(Box::new(|r: &EpochReport| {
+            last_srcc = r.validation_srcc.or(last_srcc);
+            let srcc = last_srcc.map_or(String::new(), |s| format!("  validation SRCC {s:.4}"));
+            bar.set_position(r.epoch as u64);
+            bar.set_message(format!("loss {:.4}{srcc}", r.loss));
+            history.push(r.clone());
+        })),
     };
-    let (predictor, output) = match stage {
+    let mut adaproxy_fit = None;
+    let predictor = match stage {
         Stage::Pretrain => {
-            let p = Predictor::pretrain(
+            Predictor::pretrain(
                 ModelConfig::default(),
                 &args.task,
                 &train,
                 scaling,
                 &config,
                 device,
-                on_epoch,
-            )?;
-            (p, args.output.clone())
+                hooks,
+            )?
+            .0
         }
         Stage::Adapt(dir) | Stage::Finetune(dir) => {
             let mut p = Predictor::load(&dir, device)?;
-            if finetuning {
-                p.finetune(&args.task, &train, scaling, &config, on_epoch)?;
+            if adaproxy {
+                drop(hooks);
+                adaproxy_fit =
+                    Some(p.adaproxy(&args.task, &train, scaling, &config, args.lambda)?);
+            } else if finetuning {
+                p.finetune(&args.task, &train, scaling, &config, hooks)?;
             } else {
-                p.add_adapter(&args.task, &train, scaling, &config, on_epoch)?;
+                p.add_adapter(&args.task, &train, scaling, &config, hooks)?;
             }
-            (p, Some(args.output.clone().unwrap_or(dir)))
+            p
         }
     };
     bar.finish_and_clear();
+    let predicted = predictor.predict(&test);
+    let scores = (!test.is_empty()).then(|| evaluate(&predicted, &test));
     if let Some(dir) = &output {
         predictor.save(dir)?;
+        write_run_files(dir, &args.task, &history, &test, &predicted)?;
     }
-    let scores = (!test.is_empty()).then(|| evaluate(&predictor.predict(&test), &test));
+    let epoch_seconds: Vec<f64> = history.iter().map(|r| r.seconds).collect();
     if args.json {
         let out = serde_json::json!({
             "task": args.task, "train": train.len(), "test": test.len(),
             "seconds": start.elapsed().as_secs_f64(), "device": format!("{device:?}"),
-            "scores": scores,
+            "scores": scores, "adaproxy": adaproxy_fit, "history": history,
         });
         emit(&(serde_json::to_string_pretty(&out)? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mean_epoch = epoch_seconds.iter().sum::<f64>() / epoch_seconds.len().max(1) as f64;
     let mut text = format!(
-        "{}: trained on {} records of `{}` ({} epochs, {device:?}) in {:.1?}\n",
+        "{}: trained on {} records of `{}` ({} epochs, {:.2} s each, {device:?}) in {:.1?}\n",
         args.dataset.display(),
         train.len(),
         args.task,
         epochs,
+        mean_epoch,
         start.elapsed()
     );
     if let Some(s) = scores {
@@ -198,8 +276,56 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
         );
     }
     if let Some(dir) = &output {
-        text += &format!("saved to {}\n", dir.display());
+        text += &format!(
+            "saved to {} (with history.csv, training.svg, test-scatter.svg)\n",
+            dir.display()
+        );
     }
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Held-out records scored during training (for the progress bar and the curves).
+const VALIDATION_LIMIT: usize = 1000;
+/// Subfolder of the output folder that holds the checkpoint of an unfinished run.
+const CHECKPOINT_FOLDER: &str = "checkpoint";
+
+/// `history.csv` and the plots of a finished run.
+fn write_run_files(
+    dir: &Path,
+    task: &str,
+    history: &[EpochReport],
+    test: &[&Sample],
+    predicted: &[f64],
+) -> Result<()> {
+    if !history.is_empty() {
+        let mut csv = csv::Writer::from_path(dir.join("history.csv"))?;
+        csv.write_record(["epoch", "loss", "lr", "seconds", "validation_srcc"])?;
+        for r in history {
+            csv.write_record([
+                r.epoch.to_string(),
+                r.loss.to_string(),
+                r.lr.to_string(),
+                r.seconds.to_string(),
+                r.validation_srcc.map_or(String::new(), |s| s.to_string()),
+            ])?;
+        }
+        csv.flush()?;
+        plots::training_curves(
+            history,
+            &format!("training on {task}"),
+            &dir.join("training.svg"),
+        )?;
+    }
+    if !test.is_empty() {
+        let truth: Vec<f64> = test.iter().map(|s| s.label).collect();
+        plots::scatter(
+            &truth,
+            predicted,
+            &format!("{} held-out networks", test.len()),
+            task,
+            &dir.join("test-scatter.svg"),
+        )?;
+    }
+    Ok(())
 }

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use aiop_converter::dataset::Reader;
-use aiop_predictor::{EncodedGraph, encode};
+use aiop_predictor::{EncodedGraph, LabelScaling, NUMERIC_FEATURES, encode};
+use tch::Tensor;
 
 use crate::TrainError;
 
@@ -50,4 +51,40 @@ pub fn load(path: &Path, task: &str) -> Result<Vec<Sample>, TrainError> {
         )));
     }
     Ok(samples)
+}
+
+/// Writes `samples` as one safetensors file of concatenated tensors: `ops` `[N]`, `numeric`
+/// `[N, NUMERIC_FEATURES]`, `edge_src`/`edge_dst` `[E]` (batch-wide node indices; messages
+/// flow from source to destination), `node_offsets`/`edge_offsets` `[G+1]`, and per graph
+/// `labels`, `targets` (labels standardised, Eq. 4) and `gflops`.
+pub fn write_tensors(samples: &[Sample], path: &Path) -> Result<(), TrainError> {
+    let graphs: Vec<&EncodedGraph> = samples.iter().map(|s| &s.graph).collect();
+    let batch = crate::batch::GraphBatch::new(&graphs, tch::Device::Cpu);
+    let offsets = |count: fn(&EncodedGraph) -> usize| {
+        let mut acc = 0i64;
+        let mut out = vec![0i64];
+        out.extend(graphs.iter().map(|g| {
+            acc += count(g) as i64;
+            acc
+        }));
+        Tensor::from_slice(&out)
+    };
+    let pairs: Vec<(f64, f64)> = samples.iter().map(|s| (s.label, s.gflops)).collect();
+    let scaling = LabelScaling::fit(&pairs, false);
+    let per_graph = |f: &dyn Fn(&Sample) -> f64| {
+        Tensor::from_slice(&samples.iter().map(|s| f(s) as f32).collect::<Vec<f32>>())
+    };
+    let tensors = [
+        ("ops", batch.ops),
+        ("numeric", batch.numeric.view([-1, NUMERIC_FEATURES as i64])),
+        ("edge_src", batch.src),
+        ("edge_dst", batch.dst),
+        ("node_offsets", offsets(|g| g.node_count())),
+        ("edge_offsets", offsets(|g| g.edges.len())),
+        ("labels", per_graph(&|s| s.label)),
+        ("targets", per_graph(&|s| scaling.scale(s.label, s.gflops))),
+        ("gflops", per_graph(&|s| s.gflops)),
+    ];
+    Tensor::write_safetensors(&tensors, path)?;
+    Ok(())
 }

@@ -3,15 +3,21 @@
 //! - [`batch`]: many encoded CGs as one disjoint graph (sparse message passing);
 //! - [`model`]: the k-GNN backbone (embedding, GraphConv layers, mean pooling) and MLP head;
 //! - [`data`]: labelled samples from `.aiopds` datasets;
-//! - [`train`]: seeded training loops and batched prediction;
+//! - [`train`]: seeded training loops (validation, checkpoints) and batched prediction;
+//! - [`optim`]: Adam with a state that checkpoints save;
+//! - [`checkpoint`]: saving and resuming interrupted runs;
 //! - [`predictor`]: a trained predictor with its label scaling, saved and loaded;
 //! - [`eval`]: SRCC, Kendall τ and MAE beside the FLOPs and params baselines;
+//! - [`adaproxy`]: the AdaProxy rescaling, the paper's alternative to fine-tuning;
 //! - [`transfer`]: zero-shot and k-sample fine-tuned transfer to a new task.
 
+pub mod adaproxy;
 pub mod batch;
+pub mod checkpoint;
 pub mod data;
 pub mod eval;
 pub mod model;
+pub mod optim;
 pub mod predictor;
 pub mod train;
 pub mod transfer;

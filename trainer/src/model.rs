@@ -117,7 +117,9 @@ impl Backbone {
 /// MLP regressor: hidden layers with ReLU, then one output.
 #[derive(Debug)]
 pub struct Mlp {
-    net: nn::Sequential,
+    hidden: nn::Sequential,
+    /// The output layer (AdaProxy rescales its weights).
+    pub out: nn::Linear,
 }
 
 impl Mlp {
@@ -136,40 +138,20 @@ impl Mlp {
                 .add_fn(|x| x.relu());
             width = hidden;
         }
-        net = net.add(nn::linear(p / "out", width, 1, Default::default()));
-        Mlp { net }
+        Mlp {
+            hidden: net,
+            out: nn::linear(p / "out", width, 1, Default::default()),
+        }
+    }
+
+    /// The input of the output layer, `[B, input]` → `[B, hidden]`.
+    pub fn hidden(&self, x: &Tensor) -> Tensor {
+        self.hidden.forward(x)
     }
 
     /// `[B, input]` → `[B]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        self.net.forward(x).squeeze_dim(1)
-    }
-}
-
-/// Backbone + MLP: the plain GNN predictor, used for pretraining.
-#[derive(Debug)]
-pub struct Regressor {
-    pub backbone: Backbone,
-    pub head: Mlp,
-}
-
-impl Regressor {
-    /// A regressor with its backbone under `p / "backbone"` and head under `p / "head"`.
-    pub fn new(p: &nn::Path, config: &ModelConfig) -> Regressor {
-        Regressor {
-            backbone: Backbone::new(&(p / "backbone"), config),
-            head: Mlp::new(
-                &(p / "head"),
-                config.hidden,
-                config.hidden,
-                config.mlp_layers,
-            ),
-        }
-    }
-
-    /// One scaled prediction per graph, `[B]`.
-    pub fn forward(&self, batch: &GraphBatch) -> Tensor {
-        self.head.forward(&self.backbone.embed(batch))
+        self.out.forward(&self.hidden(x)).squeeze_dim(1)
     }
 }
 
@@ -180,7 +162,7 @@ impl Regressor {
 #[derive(Debug)]
 pub struct Adapter {
     layers: Vec<GraphConv>,
-    head: Mlp,
+    pub head: Mlp,
 }
 
 impl Adapter {
@@ -198,12 +180,16 @@ impl Adapter {
     /// One scaled prediction per graph from the backbone's per-layer node embeddings
     /// ([`Backbone::node_layers`]).
     pub fn forward(&self, backbone_layers: &[Tensor], batch: &GraphBatch) -> Tensor {
+        self.head.forward(&self.pooled(backbone_layers, batch))
+    }
+
+    /// The input of the adapter's MLP: its pooled embedding beside the backbone's, `[B, 2h]`.
+    pub fn pooled(&self, backbone_layers: &[Tensor], batch: &GraphBatch) -> Tensor {
         let mut a = backbone_layers[0].shallow_clone();
         for (layer, b) in self.layers.iter().zip(&backbone_layers[1..]) {
             a = layer.forward(&Tensor::cat(&[&a, b], 1), batch).relu();
         }
         let last = backbone_layers.last().expect("at least the embedding");
-        let graph = Tensor::cat(&[batch.mean_pool(&a), batch.mean_pool(last)], 1);
-        self.head.forward(&graph)
+        Tensor::cat(&[batch.mean_pool(&a), batch.mean_pool(last)], 1)
     }
 }

@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
 use crate::TrainError;
+use crate::adaproxy::AdaProxyFit;
 use crate::batch::GraphBatch;
 use crate::data::Sample;
 use crate::model::{Adapter, Backbone, Mlp, ModelConfig};
-use crate::train::{TrainConfig, fit, predict};
+use crate::train::{EpochReport, Hooks, TrainConfig, fit, predict};
 
 /// A task a part of the predictor was trained on, with that task's label scaling.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +44,9 @@ pub struct PredictorMeta {
     pub adapters: Vec<TaskFit>,
     /// Fine-tuning on the target task, if any.
     pub finetuned: Option<TaskFit>,
+    /// When the fine-tuning was AdaProxy's: its fitted rescaling (already in the weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaproxy: Option<AdaProxyFit>,
     /// Maps outputs to the metric of the task predicted now (the last fit's task by default;
     /// zero-shot use sets it from a few target labels, see [`Predictor::calibrate`]).
     pub output: LabelScaling,
@@ -64,6 +68,14 @@ fn graphs<'a>(samples: &[&'a Sample]) -> Vec<&'a EncodedGraph> {
     samples.iter().map(|s| &s.graph).collect()
 }
 
+/// The labels of `samples` as training targets.
+fn scaled_labels(samples: &[&Sample], scaling: LabelScaling) -> Vec<f32> {
+    samples
+        .iter()
+        .map(|s| scaling.scale(s.label, s.gflops) as f32)
+        .collect()
+}
+
 /// Marks which variables of `vs` train: those whose name starts with one of `prefixes`.
 fn set_trainable(vs: &nn::VarStore, prefixes: &[&str]) {
     for (name, t) in vs.variables() {
@@ -81,14 +93,11 @@ fn fit_parts(
     samples: &[&Sample],
     scaling: LabelScaling,
     config: &TrainConfig,
-    on_epoch: impl FnMut(usize, f64),
-) -> Result<(), TrainError> {
+    hooks: Hooks,
+) -> Result<Vec<EpochReport>, TrainError> {
     set_trainable(vs, prefixes);
-    let targets: Vec<f32> = samples
-        .iter()
-        .map(|s| scaling.scale(s.label, s.gflops) as f32)
-        .collect();
-    let result = fit(forward, vs, &graphs(samples), &targets, config, on_epoch);
+    let targets = scaled_labels(samples, scaling);
+    let result = fit(forward, vs, &graphs(samples), &targets, config, hooks);
     set_trainable(vs, &[]);
     result
 }
@@ -106,7 +115,7 @@ impl TaskFit {
 
 impl Predictor {
     /// Pretrains a new backbone and head on `samples` of `task` (weights seeded by
-    /// `config.seed`).
+    /// `config.seed`); returns it with the report of every epoch.
     pub fn pretrain(
         model: ModelConfig,
         task: &str,
@@ -114,8 +123,8 @@ impl Predictor {
         scaling: LabelScaling,
         config: &TrainConfig,
         device: Device,
-        on_epoch: impl FnMut(usize, f64),
-    ) -> Result<Predictor, TrainError> {
+        hooks: Hooks,
+    ) -> Result<(Predictor, Vec<EpochReport>), TrainError> {
         tch::manual_seed(config.seed as i64);
         let vs = nn::VarStore::new(device);
         let root = vs.root();
@@ -138,20 +147,21 @@ impl Predictor {
                 pretrained: fit_record,
                 adapters: Vec::new(),
                 finetuned: None,
+                adaproxy: None,
                 output: scaling,
             },
         };
         let forward = |b: &GraphBatch| p.forward(b);
-        fit_parts(
+        let history = fit_parts(
             &p.vs,
             &["backbone", "head"],
             forward,
             samples,
             scaling,
             config,
-            on_epoch,
+            hooks,
         )?;
-        Ok(p)
+        Ok((p, history))
     }
 
     /// Trains a new K-Adapter on `samples` of `task`, the backbone frozen. From now on the
@@ -162,8 +172,8 @@ impl Predictor {
         samples: &[&Sample],
         scaling: LabelScaling,
         config: &TrainConfig,
-        on_epoch: impl FnMut(usize, f64),
-    ) -> Result<(), TrainError> {
+        hooks: Hooks,
+    ) -> Result<Vec<EpochReport>, TrainError> {
         tch::manual_seed(config.seed as i64 ^ 0xada);
         let name = format!("adapter{}", self.adapters.len());
         let adapter = Adapter::new(&(self.vs.root() / name.as_str()), &self.meta.model);
@@ -173,21 +183,13 @@ impl Predictor {
             let layers = tch::no_grad(|| backbone.node_layers(b));
             adapter.forward(&layers, b)
         };
-        fit_parts(
-            &self.vs,
-            &[&name],
-            forward,
-            samples,
-            scaling,
-            config,
-            on_epoch,
-        )?;
+        let history = fit_parts(&self.vs, &[&name], forward, samples, scaling, config, hooks)?;
         self.adapters.push(adapter);
         self.meta
             .adapters
             .push(TaskFit::new(task, scaling, samples.len(), config));
         self.meta.output = scaling;
-        Ok(())
+        Ok(history)
     }
 
     /// Fine-tunes the backbone (and the head when there are no adapters) on a few labelled
@@ -198,18 +200,72 @@ impl Predictor {
         samples: &[&Sample],
         scaling: LabelScaling,
         config: &TrainConfig,
-        on_epoch: impl FnMut(usize, f64),
-    ) -> Result<(), TrainError> {
+        hooks: Hooks,
+    ) -> Result<Vec<EpochReport>, TrainError> {
         let parts: &[&str] = if self.adapters.is_empty() {
             &["backbone", "head"]
         } else {
             &["backbone"]
         };
         let forward = |b: &GraphBatch| self.forward(b);
-        fit_parts(&self.vs, parts, forward, samples, scaling, config, on_epoch)?;
+        let history = fit_parts(&self.vs, parts, forward, samples, scaling, config, hooks)?;
         self.meta.finetuned = Some(TaskFit::new(task, scaling, samples.len(), config));
         self.meta.output = scaling;
-        Ok(())
+        Ok(history)
+    }
+
+    /// The AdaProxy alternative to fine-tuning (Lu et al. 2021, as the paper runs it): every
+    /// weight stays frozen; only a scalar α and a vector b that rescale the last layer's
+    /// weights, `w ← (α + b) ∘ w`, are fitted to `samples` with an L1 penalty `lambda·|b|`
+    /// (paper: λ = 1e-5, 1000 epochs). The fitted rescaling is folded into the weights.
+    pub fn adaproxy(
+        &mut self,
+        task: &str,
+        samples: &[&Sample],
+        scaling: LabelScaling,
+        config: &TrainConfig,
+        lambda: f64,
+    ) -> Result<AdaProxyFit, TrainError> {
+        let fit = crate::adaproxy::fit(
+            &self.output_features(samples),
+            &self.output_layers(),
+            &scaled_labels(samples, scaling),
+            config,
+            lambda,
+        )?;
+        crate::adaproxy::fold(&fit, &self.output_layers());
+        self.meta.finetuned = Some(TaskFit::new(task, scaling, samples.len(), config));
+        self.meta.adaproxy = Some(fit.clone());
+        self.meta.output = scaling;
+        Ok(fit)
+    }
+
+    /// The MLPs whose outputs make the prediction: the head, or the adapters' heads.
+    fn output_mlps(&self) -> Vec<&Mlp> {
+        if self.adapters.is_empty() {
+            vec![&self.head]
+        } else {
+            self.adapters.iter().map(|a| &a.head).collect()
+        }
+    }
+
+    /// The last linear layer of each output MLP.
+    fn output_layers(&self) -> Vec<&nn::Linear> {
+        self.output_mlps().into_iter().map(|m| &m.out).collect()
+    }
+
+    /// The inputs of each output MLP's last layer for `samples`, `[heads][B, hidden]`.
+    fn output_features(&self, samples: &[&Sample]) -> Vec<Tensor> {
+        let _guard = tch::no_grad_guard();
+        let batch = GraphBatch::new(&graphs(samples), self.vs.device());
+        if self.adapters.is_empty() {
+            return vec![self.head.hidden(&self.backbone.embed(&batch))];
+        }
+        let layers = self.backbone.node_layers(&batch);
+        self.adapters
+            .iter()
+            .map(|a| a.head.hidden(&a.pooled(&layers, &batch)))
+            .collect()
     }
 
     /// Sets how outputs map to the target metric without training (zero-shot transfer: μ and
@@ -332,18 +388,17 @@ mod tests {
     fn pretrain_adapt_finetune_save_load() {
         let up: Vec<Sample> = (2..18).map(|n| chain(n, 1.0)).collect();
         let up: Vec<&Sample> = up.iter().collect();
-        let mut losses = Vec::new();
-        let mut p = Predictor::pretrain(
+        let (mut p, history) = Predictor::pretrain(
             ModelConfig::default(),
             "up",
             &up,
             fitted(&up, true),
             &config(60, 7),
             Device::Cpu,
-            |_, l| losses.push(l),
+            Hooks::default(),
         )
         .unwrap();
-        assert!(losses[59] < losses[0] * 0.2, "{losses:?}");
+        assert!(history[59].loss < history[0].loss * 0.2, "{history:?}");
         let eval = crate::eval::evaluate(&p.predict(&up), &up);
         assert!(eval.srcc > 0.9, "{eval:?}");
 
@@ -356,7 +411,7 @@ mod tests {
             &down,
             fitted(&down, false),
             &config(60, 1),
-            |_, _| {},
+            Hooks::default(),
         )
         .unwrap();
         let backbone_after = weights(&p, "backbone.gnn0.root.weight");
@@ -371,7 +426,7 @@ mod tests {
             &down[..4],
             fitted(&down, false),
             &config(5, 2),
-            |_, _| {},
+            Hooks::default(),
         )
         .unwrap();
         let adapter_after = weights(&p, "adapter0.head.out.weight");
@@ -383,5 +438,114 @@ mod tests {
         let again = Predictor::load(dir.path(), Device::Cpu).unwrap();
         assert_eq!(again.predict(&down), p.predict(&down));
         assert_eq!(again.meta.adapters.len(), 1);
+    }
+
+    /// A run interrupted after a checkpoint and resumed ends with the weights of an
+    /// uninterrupted run; its history has every epoch once.
+    #[test]
+    fn resumed_run_matches_uninterrupted() {
+        let up: Vec<Sample> = (2..18).map(|n| chain(n, 1.0)).collect();
+        let up: Vec<&Sample> = up.iter().collect();
+        let scaling = fitted(&up, false);
+        let train = |hooks: Hooks| {
+            Predictor::pretrain(
+                ModelConfig::default(),
+                "up",
+                &up,
+                scaling,
+                &config(9, 4),
+                Device::Cpu,
+                hooks,
+            )
+        };
+        let (whole, _) = train(Hooks::default()).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoints = crate::train::Checkpoints {
+            dir: dir.path().join("checkpoint"),
+            every: 3,
+            resume: true,
+        };
+        let interrupted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let hooks = Hooks {
+                checkpoints: Some(checkpoints.clone()),
+                ..Hooks::reporting(|r| assert!(r.epoch < 8, "interrupted"))
+            };
+            train(hooks)
+        }));
+        assert!(interrupted.is_err());
+        assert!(dir.path().join("checkpoint/checkpoint.json").exists());
+
+        let mut epochs = Vec::new();
+        let hooks = Hooks {
+            checkpoints: Some(checkpoints),
+            ..Hooks::reporting(|r| epochs.push(r.epoch))
+        };
+        let (resumed, history) = train(hooks).unwrap();
+        assert_eq!(epochs, (1..=9).collect::<Vec<_>>());
+        assert_eq!(history.len(), 9);
+        for name in ["backbone.gnn5.neighbours.weight", "head.out.weight"] {
+            assert_eq!(weights(&resumed, name), weights(&whole, name), "{name}");
+        }
+        assert!(!dir.path().join("checkpoint").exists(), "removed when done");
+
+        // a checkpoint of other settings is refused, not reused
+        let (p, _) = train(Hooks::default()).unwrap();
+        let other = dir.path().join("other");
+        crate::checkpoint::save(
+            &other,
+            &p.vs,
+            &crate::optim::Adam::new(Vec::new(), 0.1),
+            &config(5, 4),
+            up.len(),
+            &[],
+        )
+        .unwrap();
+        let hooks = Hooks {
+            checkpoints: Some(crate::train::Checkpoints {
+                dir: other,
+                every: 3,
+                resume: true,
+            }),
+            ..Hooks::default()
+        };
+        let error = train(hooks).err().expect("refused").to_string();
+        assert!(error.contains("another run"), "{error}");
+    }
+
+    /// AdaProxy only rescales the last layer: the rest is untouched, the fit lowers the error.
+    #[test]
+    fn adaproxy_rescales_the_last_layer_only() {
+        let up: Vec<Sample> = (2..18).map(|n| chain(n, 1.0)).collect();
+        let up: Vec<&Sample> = up.iter().collect();
+        let (mut p, _) = Predictor::pretrain(
+            ModelConfig::default(),
+            "up",
+            &up,
+            fitted(&up, false),
+            &config(40, 7),
+            Device::Cpu,
+            Hooks::default(),
+        )
+        .unwrap();
+        // a target task on another scale: twice the slope
+        let steep: Vec<Sample> = (2..18).map(|n| chain(n, 2.0)).collect();
+        let steep: Vec<&Sample> = steep.iter().collect();
+        let scaling = fitted(&up, false);
+        let before = crate::eval::evaluate(&p.predict(&steep), &steep).mae;
+        let backbone = weights(&p, "backbone.gnn0.root.weight");
+        let out = weights(&p, "head.out.weight");
+        let fit = p
+            .adaproxy("steep", &steep, scaling, &config(300, 1), 1e-5)
+            .unwrap();
+        p.calibrate(scaling);
+        assert_eq!(weights(&p, "backbone.gnn0.root.weight"), backbone);
+        let rescaled = weights(&p, "head.out.weight");
+        for ((w, new), b) in out.iter().zip(&rescaled).zip(&fit.b) {
+            assert!((w * (fit.alpha + b) as f32 - new).abs() < 1e-5);
+        }
+        let after = crate::eval::evaluate(&p.predict(&steep), &steep).mae;
+        assert!(fit.alpha > 1.2, "{fit:?}");
+        assert!(after < before * 0.7, "MAE {before} → {after}");
     }
 }

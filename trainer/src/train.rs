@@ -1,6 +1,10 @@
 //! Seeded training loops and batched prediction.
 
-use aiop_predictor::EncodedGraph;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use aiop_predictor::metrics::srcc;
+use aiop_predictor::{EncodedGraph, LabelScaling};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -9,6 +13,9 @@ use tch::{Device, Reduction, Tensor, nn};
 
 use crate::TrainError;
 use crate::batch::GraphBatch;
+use crate::checkpoint;
+use crate::data::Sample;
+use crate::optim::Adam;
 
 /// How long and how fast to train.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,16 +66,102 @@ impl Default for TrainConfig {
     }
 }
 
-/// Trains the variables of `vs` that are not frozen to regress `targets` with `forward`
-/// (mean squared error, Adam). `on_epoch(epoch, mean loss)` runs after every epoch.
+/// What one epoch of training did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean training loss (MSE on scaled labels).
+    pub loss: f64,
+    /// Learning rate of the epoch.
+    pub lr: f64,
+    /// Wall-clock time of the epoch's updates (without validation or checkpointing).
+    pub seconds: f64,
+    /// SRCC on the validation graphs, on the epochs where they were scored.
+    pub validation_srcc: Option<f64>,
+}
+
+/// Maps the scaled predictions of the validation graphs to a score.
+pub type Scorer<'a> = Box<dyn Fn(&[f64]) -> f64 + 'a>;
+
+/// Runs after every epoch.
+pub type EpochCallback<'a> = Box<dyn FnMut(&EpochReport) + 'a>;
+
+/// Held-out graphs scored during training, for progress and curves only: they never choose
+/// weights.
+pub struct Validation<'a> {
+    pub graphs: Vec<&'a EncodedGraph>,
+    /// Score every this many epochs (and after the last).
+    pub every: usize,
+    /// Scaled predictions → SRCC.
+    pub score: Scorer<'a>,
+}
+
+impl<'a> Validation<'a> {
+    /// SRCC of the predictions mapped back to the metric (Eq. 5 reorders networks, so ranks
+    /// are taken after the inverse scaling) against the labels of `samples`.
+    pub fn srcc(samples: &'a [&'a Sample], scaling: LabelScaling, every: usize) -> Validation<'a> {
+        Validation {
+            graphs: samples.iter().map(|s| &s.graph).collect(),
+            every: every.max(1),
+            score: Box::new(move |raw| {
+                let predicted: Vec<f64> = raw
+                    .iter()
+                    .zip(samples)
+                    .map(|(z, s)| scaling.unscale(*z, s.gflops))
+                    .collect();
+                let labels: Vec<f64> = samples.iter().map(|s| s.label).collect();
+                srcc(&predicted, &labels)
+            }),
+        }
+    }
+}
+
+/// Where and how often training saves a checkpoint that a later run can resume from.
+#[derive(Clone, Debug)]
+pub struct Checkpoints {
+    pub dir: PathBuf,
+    /// Save every this many epochs.
+    pub every: usize,
+    /// Continue from the checkpoint in `dir` if there is one.
+    pub resume: bool,
+}
+
+/// Optional companions of a training run.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    pub validation: Option<Validation<'a>>,
+    pub checkpoints: Option<Checkpoints>,
+    /// Runs after every epoch (also for the epochs a resumed run restores).
+    pub on_epoch: Option<EpochCallback<'a>>,
+}
+
+impl<'a> Hooks<'a> {
+    /// Hooks that only report epochs.
+    pub fn reporting(on_epoch: impl FnMut(&EpochReport) + 'a) -> Hooks<'a> {
+        Hooks {
+            on_epoch: Some(Box::new(on_epoch)),
+            ..Default::default()
+        }
+    }
+
+    fn report(&mut self, report: &EpochReport) {
+        if let Some(f) = &mut self.on_epoch {
+            f(report);
+        }
+    }
+}
+
+/// Trains the variables of `vs` that require gradients to regress `targets` with `forward`
+/// (mean squared error, Adam); returns the report of every epoch.
 pub fn fit(
     forward: impl Fn(&GraphBatch) -> Tensor,
     vs: &nn::VarStore,
     graphs: &[&EncodedGraph],
     targets: &[f32],
     config: &TrainConfig,
-    mut on_epoch: impl FnMut(usize, f64),
-) -> Result<(), TrainError> {
+    mut hooks: Hooks,
+) -> Result<Vec<EpochReport>, TrainError> {
     if graphs.len() != targets.len() || graphs.is_empty() {
         return Err(TrainError::Invalid(format!(
             "{} graphs for {} targets",
@@ -76,12 +169,27 @@ pub fn fit(
             targets.len()
         )));
     }
-    let mut optimizer = nn::OptimizerConfig::build(nn::Adam::default(), vs, config.lr)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut order: Vec<usize> = (0..graphs.len()).collect();
+    let trained: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .collect();
+    let mut optimizer = Adam::new(trained, config.lr);
+    let mut history = Vec::new();
+    if let Some(c) = hooks.checkpoints.as_ref().filter(|c| c.resume) {
+        history = checkpoint::restore(&c.dir, vs, &mut optimizer, config, graphs.len())?;
+        for report in &history {
+            hooks.report(report);
+        }
+    }
     let batch_size = config.batch_size.max(1);
-    for epoch in 0..config.epochs {
-        optimizer.set_lr(config.schedule.rate(config.lr, epoch, config.epochs));
+    for epoch in history.len()..config.epochs {
+        let start = Instant::now();
+        optimizer.lr = config.schedule.rate(config.lr, epoch, config.epochs);
+        // the order of an epoch depends only on the seed and the epoch: resumable
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        rng.set_stream(epoch as u64);
+        let mut order: Vec<usize> = (0..graphs.len()).collect();
         order.shuffle(&mut rng);
         let mut total = 0.0;
         for chunk in order.chunks(batch_size) {
@@ -93,9 +201,32 @@ pub fn fit(
             optimizer.backward_step(&loss);
             total += loss.double_value(&[]) * chunk.len() as f64;
         }
-        on_epoch(epoch, total / graphs.len() as f64);
+        let seconds = start.elapsed().as_secs_f64();
+        let done = epoch + 1;
+        let validation_srcc = hooks
+            .validation
+            .as_ref()
+            .filter(|v| done % v.every == 0 || done == config.epochs)
+            .map(|v| (v.score)(&predict(&forward, &v.graphs, 256, vs.device())));
+        let report = EpochReport {
+            epoch: done,
+            loss: total / graphs.len() as f64,
+            lr: optimizer.lr,
+            seconds,
+            validation_srcc,
+        };
+        hooks.report(&report);
+        history.push(report);
+        if let Some(c) = &hooks.checkpoints
+            && (done % c.every.max(1) == 0 && done < config.epochs)
+        {
+            checkpoint::save(&c.dir, vs, &optimizer, config, graphs.len(), &history)?;
+        }
     }
-    Ok(())
+    if let Some(c) = &hooks.checkpoints {
+        checkpoint::remove(&c.dir)?;
+    }
+    Ok(history)
 }
 
 /// `forward` over `graphs` in batches, without gradients.

@@ -17,7 +17,7 @@ use crate::TrainError;
 use crate::data::Sample;
 use crate::eval::{Evaluation, evaluate};
 use crate::predictor::Predictor;
-use crate::train::TrainConfig;
+use crate::train::{Hooks, TrainConfig};
 
 /// Seed of the draw of the `k` labelled targets, fixed across runs as the protocol asks.
 pub const TARGET_DRAW_SEED: u64 = 20;
@@ -87,7 +87,7 @@ pub fn transfer(
                     ..config.clone()
                 };
                 tch::manual_seed(seed as i64);
-                p.finetune(task, &known, scaling, &config, |_, _| {})?;
+                p.finetune(task, &known, scaling, &config, Hooks::default())?;
                 Some(evaluate(&p.predict(&test), &test))
             }
             None => None,
