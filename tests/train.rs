@@ -48,6 +48,14 @@ fn trains_scores_and_saves_a_predictor() {
             .unwrap();
     assert_eq!(meta["pretrained"]["task"], "cifar10-top1");
     assert!(out_dir.join("weights.safetensors").is_file());
+    for file in ["history.csv", "training.svg", "test-scatter.svg"] {
+        assert!(out_dir.join(file).is_file(), "{file}");
+    }
+    assert_eq!(report["history"].as_array().unwrap().len(), 15);
+    assert!(
+        !out_dir.join("checkpoint").exists(),
+        "checkpoint removed when done"
+    );
 
     // A K-Adapter on CIFAR-100, then 20-sample fine-tuning on ImageNet16-120.
     let stage = |command: &str, task: &str, extra: &[&str]| {
@@ -109,5 +117,61 @@ fn trains_scores_and_saves_a_predictor() {
     assert!(
         !o.status.success() && err.contains("no record has a `no-such-task` label"),
         "{err}"
+    );
+
+    // A whole protocol: 2 methods × 2 seeds, zero-shot, fine-tuned and AdaProxy, with the
+    // zero-cost proxies; trained predictors are cached and reused by a second run.
+    let protocol = dir.path().join("tiny.toml");
+    std::fs::write(
+        &protocol,
+        format!(
+            r#"
+seeds = [0, 1]
+methods = ["gnn-eq4", "aiop"]
+[pretrain]
+dataset = "nb201.aiopds"
+task = "cifar10-top1"
+train_count = 250
+epochs = 4
+[[adapters]]
+dataset = "nb201.aiopds"
+task = "cifar100-top1"
+train_count = 250
+epochs = 3
+[[targets]]
+dataset = "nb201.aiopds"
+task = "imagenet16-120-top1"
+proxies = {{ naslib = "{}", dataset = "ImageNet16-120" }}
+[finetune]
+epochs = 2
+[adaproxy]
+epochs = 20
+"#,
+            data.join("naslib/zc_nasbench201.json").display()
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let o = aiop(&["eval", "--protocol", protocol.to_str().unwrap(), "--json"]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let report = run();
+    assert_eq!(report["scores"].as_array().unwrap().len(), 2 * 2 * 3);
+    let target = &report["targets"][0];
+    assert_eq!(target["test"], 380);
+    // NASLib covers some of the first 400 cells; every proxy is scored on those
+    let synflow = &target["proxies"]["synflow"];
+    assert!(synflow[1].as_u64().unwrap() > 0, "{target}");
+    assert!(
+        dir.path()
+            .join("tiny.cache/Eq45-seed1-adapters/weights.safetensors")
+            .is_file()
+    );
+    let again = run();
+    assert_eq!(
+        again["scores"], report["scores"],
+        "cached predictors give the same scores"
     );
 }

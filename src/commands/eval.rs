@@ -1,28 +1,41 @@
 //! `aiop eval`: a trained predictor on a new task, zero-shot and fine-tuned on k labelled
 //! targets (the paper's protocol), beside the FLOPs and params baselines.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aiop_trainer::data;
 use aiop_trainer::eval::Evaluation;
+use aiop_trainer::protocol::{self, Protocol};
 use aiop_trainer::train::TrainConfig;
 use aiop_trainer::transfer::{TransferOptions, TransferRun, transfer};
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
 use super::emit;
 
 /// Arguments of `aiop eval`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// A protocol file (TOML): pretraining, adapters, targets, methods, seeds; see
+    /// `protocols/`. Runs everything and prints the tables.
+    #[arg(long, conflicts_with_all = ["predictor", "dataset", "task"])]
+    protocol: Option<PathBuf>,
+    /// Where a protocol run caches its trained predictors (default: beside the protocol file,
+    /// in `<name>.cache/`).
+    #[arg(long, requires = "protocol")]
+    cache: Option<PathBuf>,
+    /// Also write the protocol's Markdown tables (and `.json` beside) to this file.
+    #[arg(short, long, requires = "protocol")]
+    output: Option<PathBuf>,
     /// Folder of a trained predictor.
-    #[arg(long)]
-    predictor: PathBuf,
+    #[arg(long, required_unless_present = "protocol")]
+    predictor: Option<PathBuf>,
     /// The target dataset (`.aiopds`).
-    dataset: PathBuf,
+    #[arg(required_unless_present = "protocol")]
+    dataset: Option<PathBuf>,
     /// The target task.
-    #[arg(long)]
-    task: String,
+    #[arg(long, required_unless_present = "protocol")]
+    task: Option<String>,
     /// Labelled targets, drawn once with a fixed seed and left out of the test set.
     #[arg(long, default_value_t = 20)]
     k: usize,
@@ -65,7 +78,14 @@ fn row(name: &str, runs: &[&Evaluation]) -> String {
 
 /// Runs `aiop eval`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let samples = data::load(&args.dataset, &args.task)?;
+    if let Some(file) = &args.protocol {
+        return run_protocol(file, &args);
+    }
+    let (Some(predictor), Some(dataset), Some(task)) = (&args.predictor, &args.dataset, &args.task)
+    else {
+        bail!("--predictor, a dataset and --task are needed without --protocol");
+    };
+    let samples = data::load(dataset, task)?;
     let options = TransferOptions {
         k: args.k,
         flops_transform: args.flops_transform,
@@ -78,7 +98,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         seeds: (0..args.seeds.max(1)).collect(),
     };
     let device = aiop_trainer::default_device();
-    let runs: Vec<TransferRun> = transfer(&args.predictor, &args.task, &samples, &options, device)?;
+    let runs: Vec<TransferRun> = transfer(predictor, task, &samples, &options, device)?;
     if args.json {
         emit(&(serde_json::to_string_pretty(&runs)? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
@@ -86,9 +106,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let zero = &runs[0].zero_shot;
     let mut text = format!(
         "{} on `{}` of {}: {} labelled targets, {} test records\n  {:<12} {:>16} {:>16} {:>16}\n",
-        args.predictor.display(),
-        args.task,
-        args.dataset.display(),
+        predictor.display(),
+        task,
+        dataset.display(),
         args.k,
         zero.count,
         "",
@@ -106,5 +126,33 @@ pub fn run(args: Args) -> Result<ExitCode> {
         zero.flops_srcc, zero.params_srcc
     );
     emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a protocol file and prints (and writes) its tables.
+fn run_protocol(file: &Path, args: &Args) -> Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let protocol: Protocol = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid protocol", file.display()))?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let cache = args
+        .cache
+        .clone()
+        .unwrap_or_else(|| file.with_extension("cache"));
+    let device = aiop_trainer::default_device();
+    let report = protocol::run(&protocol, base, &cache, device, |line| eprintln!("{line}"))?;
+    let tables = format!(
+        "## Protocol {}\n\n{}({:.0} s on {device:?})\n",
+        file.display(),
+        report.markdown(),
+        report.seconds
+    );
+    let json = serde_json::to_string_pretty(&report)? + "\n";
+    if let Some(out) = &args.output {
+        std::fs::write(out, &tables).with_context(|| format!("cannot write {}", out.display()))?;
+        std::fs::write(out.with_extension("json"), &json)?;
+    }
+    emit(if args.json { &json } else { &tables })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,12 @@
 //! Scores of predictions against labels, beside the naive baselines.
 
 use aiop_predictor::metrics::{kendall_tau, mae, srcc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::Sample;
 
 /// How well predictions rank and match a test set, with the FLOPs and params baselines.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Evaluation {
     pub count: usize,
     /// Spearman's ρ between predictions and labels.
@@ -24,14 +24,21 @@ pub struct Evaluation {
 /// Scores `predicted` (in the task's metric) against the labels of `samples`.
 pub fn evaluate(predicted: &[f64], samples: &[&Sample]) -> Evaluation {
     let labels: Vec<f64> = samples.iter().map(|s| s.label).collect();
-    let flops: Vec<f64> = samples.iter().map(|s| s.gflops).collect();
-    let params: Vec<f64> = samples.iter().map(|s| s.params as f64).collect();
+    let (flops_srcc, params_srcc) = baselines(samples);
     Evaluation {
         count: samples.len(),
         srcc: srcc(predicted, &labels),
         kendall: kendall_tau(predicted, &labels),
         mae: mae(predicted, &labels),
-        flops_srcc: srcc(&flops, &labels),
-        params_srcc: srcc(&params, &labels),
+        flops_srcc,
+        params_srcc,
     }
+}
+
+/// Spearman's ρ of FLOPs and of parameter counts with the labels of `samples`.
+pub fn baselines(samples: &[&Sample]) -> (f64, f64) {
+    let labels: Vec<f64> = samples.iter().map(|s| s.label).collect();
+    let flops: Vec<f64> = samples.iter().map(|s| s.gflops).collect();
+    let params: Vec<f64> = samples.iter().map(|s| s.params as f64).collect();
+    (srcc(&flops, &labels), srcc(&params, &labels))
 }

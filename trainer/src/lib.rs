@@ -9,7 +9,9 @@
 //! - [`predictor`]: a trained predictor with its label scaling, saved and loaded;
 //! - [`eval`]: SRCC, Kendall τ and MAE beside the FLOPs and params baselines;
 //! - [`adaproxy`]: the AdaProxy rescaling, the paper's alternative to fine-tuning;
-//! - [`transfer`]: zero-shot and k-sample fine-tuned transfer to a new task.
+//! - [`transfer`]: zero-shot and k-sample fine-tuned transfer to a new task;
+//! - [`protocol`]: whole evaluation protocols (TOML) with every baseline, as in the paper;
+//! - [`proxies`]: NASLib's zero-cost proxies as baselines.
 
 pub mod adaproxy;
 pub mod batch;
@@ -19,6 +21,8 @@ pub mod eval;
 pub mod model;
 pub mod optim;
 pub mod predictor;
+pub mod protocol;
+pub mod proxies;
 pub mod train;
 pub mod transfer;
 

@@ -319,7 +319,21 @@ impl Predictor {
                 meta.encoding_version
             )));
         }
-        let mut vs = nn::VarStore::new(device);
+        let mut p = Predictor::build(meta, device);
+        p.vs.load(dir.join(WEIGHTS))?;
+        Ok(p)
+    }
+
+    /// An independent copy (to fine-tune one way without touching the original).
+    pub fn duplicate(&self) -> Result<Predictor, TrainError> {
+        let mut p = Predictor::build(self.meta.clone(), self.vs.device());
+        p.vs.copy(&self.vs)?;
+        Ok(p)
+    }
+
+    /// The network that `meta` describes, with freshly initialised weights.
+    fn build(meta: PredictorMeta, device: Device) -> Predictor {
+        let vs = nn::VarStore::new(device);
         let root = vs.root();
         let model = meta.model;
         let backbone = Backbone::new(&(&root / "backbone"), &model);
@@ -332,14 +346,13 @@ impl Predictor {
         let adapters = (0..meta.adapters.len())
             .map(|i| Adapter::new(&(&root / format!("adapter{i}")), &model))
             .collect();
-        vs.load(dir.join(WEIGHTS))?;
-        Ok(Predictor {
+        Predictor {
             vs,
             backbone,
             head,
             adapters,
             meta,
-        })
+        }
     }
 }
 
