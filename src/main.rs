@@ -38,8 +38,17 @@ enum Command {
     Adapt(commands::train::StageArgs),
     /// Fine-tune a predictor's backbone on a few labelled targets (adapters frozen).
     Finetune(commands::train::StageArgs),
-    /// Score a predictor on a new task: zero-shot and fine-tuned on k labelled targets.
+    /// Score a predictor on a new task: zero-shot and fine-tuned on k labelled targets; or run
+    /// a whole evaluation protocol.
     Eval(commands::eval::Args),
+    /// Write a trained predictor as one ONNX file (runs without libtorch).
+    Export(commands::export::Args),
+    /// Predict the task performance of models with an exported (default: bundled) predictor.
+    Predict(commands::predict::PredictArgs),
+    /// Rank models by predicted performance (with true values: SRCC, Kendall τ, MAE).
+    Rank(commands::predict::RankArgs),
+    /// Describe a predictor file.
+    Predictor(commands::predict::InfoArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +65,10 @@ fn main() -> ExitCode {
         Command::Adapt(a) => commands::train::run_adapt(a),
         Command::Finetune(a) => commands::train::run_finetune(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::Export(a) => commands::export::run(a),
+        Command::Predict(a) => commands::predict::run_predict(a),
+        Command::Rank(a) => commands::predict::run_rank(a),
+        Command::Predictor(a) => commands::predict::run_info(a),
     })
     .unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(

@@ -3,7 +3,9 @@
 pub mod convert;
 pub mod dataset;
 pub mod eval;
+pub mod export;
 pub mod inspect;
+pub mod predict;
 pub mod render;
 pub mod train;
 pub mod zoo;
@@ -34,7 +36,8 @@ impl std::error::Error for BadInput {}
 
 /// 2 for rejected models, 1 for anything else.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<BadInput>().is_some() {
+    if e.downcast_ref::<BadInput>().is_some() || e.downcast_ref::<predict::BadPredictor>().is_some()
+    {
         EXIT_BAD_INPUT
     } else {
         1

@@ -7,6 +7,7 @@
 //! - [`optim`]: Adam with a state that checkpoints save;
 //! - [`checkpoint`]: saving and resuming interrupted runs;
 //! - [`predictor`]: a trained predictor with its label scaling, saved and loaded;
+//! - [`export`]: the predictor as one ONNX file for tract, ONNX Runtime and browsers;
 //! - [`eval`]: SRCC, Kendall τ and MAE beside the FLOPs and params baselines;
 //! - [`adaproxy`]: the AdaProxy rescaling, the paper's alternative to fine-tuning;
 //! - [`transfer`]: zero-shot and k-sample fine-tuned transfer to a new task;
@@ -18,6 +19,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod data;
 pub mod eval;
+pub mod export;
 pub mod model;
 pub mod optim;
 pub mod predictor;

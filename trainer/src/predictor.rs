@@ -288,6 +288,33 @@ impl Predictor {
         Tensor::stack(&outputs, 0).mean_dim(0, false, tch::Kind::Float)
     }
 
+    /// Scaled outputs of every column of the exported predictor (see `export::output_tasks`):
+    /// the head, each adapter, and with adapters their mean; `[B][T]`.
+    pub fn output_columns(&self, graphs: &[&EncodedGraph]) -> Vec<Vec<f32>> {
+        let _guard = tch::no_grad_guard();
+        let mut rows = Vec::with_capacity(graphs.len());
+        for chunk in graphs.chunks(256) {
+            let batch = GraphBatch::new(chunk, self.vs.device());
+            let layers = self.backbone.node_layers(&batch);
+            let last = layers.last().expect("at least the embedding");
+            let mut columns = vec![self.head.forward(&batch.mean_pool(last))];
+            let adapters: Vec<Tensor> = self
+                .adapters
+                .iter()
+                .map(|a| a.forward(&layers, &batch))
+                .collect();
+            if !adapters.is_empty() {
+                columns.extend(adapters.iter().map(Tensor::shallow_clone));
+                columns.push(Tensor::stack(&adapters, 0).mean_dim(0, false, tch::Kind::Float));
+            }
+            let table = Tensor::stack(&columns, 1).to_device(Device::Cpu);
+            let width = columns.len();
+            let flat = Vec::<f32>::try_from(table.flatten(0, -1)).unwrap_or_default();
+            rows.extend(flat.chunks(width).map(<[f32]>::to_vec));
+        }
+        rows
+    }
+
     /// Predictions in the metric of `meta.output`.
     pub fn predict(&self, samples: &[&Sample]) -> Vec<f64> {
         let raw = predict(|b| self.forward(b), &graphs(samples), 256, self.vs.device());
@@ -322,6 +349,11 @@ impl Predictor {
         let mut p = Predictor::build(meta, device);
         p.vs.load(dir.join(WEIGHTS))?;
         Ok(p)
+    }
+
+    /// Every weight by name (`backbone.…`, `head.…`, `adapter<i>.…`), sharing storage.
+    pub fn variables(&self) -> std::collections::HashMap<String, Tensor> {
+        self.vs.variables()
     }
 
     /// An independent copy (to fine-tune one way without touching the original).

@@ -1,0 +1,137 @@
+//! What an exported predictor file says about itself, in the ONNX `metadata_props`: the
+//! encoding it expects, the tasks of its output columns with their label scaling, and what it
+//! was trained on. The JSON under [`BUNDLE_KEY`] is authoritative; the other `aiop.*` keys
+//! repeat it for people reading the file with other tools.
+
+use aiop_converter::OpCategory;
+use aiop_converter::onnx::proto::{ModelProto, StringStringEntryProto};
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::ENCODING_VERSION;
+use crate::scaling::LabelScaling;
+
+/// Metadata key of the bundle description (JSON).
+pub const BUNDLE_KEY: &str = "aiop.bundle";
+/// Version of the bundle layout (inputs, outputs, metadata).
+pub const BUNDLE_FORMAT: u32 = 1;
+
+/// One output column: a task and how to map its scores back to the task's metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskOutput {
+    pub task: String,
+    pub scaling: LabelScaling,
+    /// Which part of the network gives it: `head`, `adapter<i>`, or `mean of adapters`.
+    pub source: String,
+    /// Labelled networks it was fitted on.
+    pub samples: usize,
+}
+
+/// The description of an exported predictor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BundleMeta {
+    pub format: u32,
+    pub encoding_version: u32,
+    /// FNV-1a hash of the op vocabulary, in order (see [`vocabulary_hash`]).
+    pub vocabulary_hash: String,
+    /// One per column of the `scores` output, in order.
+    pub tasks: Vec<TaskOutput>,
+    /// What the predictor was trained on, in words.
+    pub training: String,
+}
+
+/// The hash of the op categories' names in vocabulary order: two builds with the same hash
+/// encode nodes the same way.
+pub fn vocabulary_hash() -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for category in OpCategory::ALL {
+        for byte in category.name().bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// Why a predictor file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("not an aiop predictor: {0}")]
+    NotAPredictor(String),
+    #[error(
+        "predictor expects encoding {found} (vocabulary {found_vocab}); this build encodes {expected} (vocabulary {expected_vocab}): retrain or re-export it"
+    )]
+    EncodingMismatch {
+        found: u32,
+        found_vocab: String,
+        expected: u32,
+        expected_vocab: String,
+    },
+}
+
+impl BundleMeta {
+    /// The metadata entries to store in the ONNX model.
+    pub fn to_metadata(&self) -> Vec<StringStringEntryProto> {
+        let entry = |key: &str, value: String| StringStringEntryProto {
+            key: key.into(),
+            value,
+        };
+        let mut out = vec![
+            entry(BUNDLE_KEY, serde_json::to_string(self).unwrap_or_default()),
+            entry("aiop.encoding_version", self.encoding_version.to_string()),
+            entry("aiop.vocabulary_hash", self.vocabulary_hash.clone()),
+            entry(
+                "aiop.tasks",
+                self.tasks
+                    .iter()
+                    .map(|t| t.task.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            entry("aiop.training", self.training.clone()),
+        ];
+        for t in &self.tasks {
+            out.push(entry(
+                &format!("aiop.task.{}", t.task),
+                format!(
+                    "mean={} std={} flops_transform={} source={}",
+                    t.scaling.mean, t.scaling.std, t.scaling.flops_transform, t.source
+                ),
+            ));
+        }
+        out
+    }
+
+    /// Reads and checks the bundle description of a decoded model.
+    pub fn from_model(model: &ModelProto) -> Result<BundleMeta, BundleError> {
+        let json = model
+            .metadata_props
+            .iter()
+            .find(|e| e.key == BUNDLE_KEY)
+            .ok_or_else(|| BundleError::NotAPredictor(format!("no `{BUNDLE_KEY}` metadata")))?;
+        let meta: BundleMeta = serde_json::from_str(&json.value)
+            .map_err(|e| BundleError::NotAPredictor(format!("`{BUNDLE_KEY}`: {e}")))?;
+        if meta.format != BUNDLE_FORMAT {
+            return Err(BundleError::NotAPredictor(format!(
+                "bundle format {} (this build reads {BUNDLE_FORMAT})",
+                meta.format
+            )));
+        }
+        if meta.encoding_version != ENCODING_VERSION || meta.vocabulary_hash != vocabulary_hash() {
+            return Err(BundleError::EncodingMismatch {
+                found: meta.encoding_version,
+                found_vocab: meta.vocabulary_hash,
+                expected: ENCODING_VERSION,
+                expected_vocab: vocabulary_hash(),
+            });
+        }
+        if meta.tasks.is_empty() {
+            return Err(BundleError::NotAPredictor("no task outputs".into()));
+        }
+        Ok(meta)
+    }
+
+    /// The column of `task`.
+    pub fn column(&self, task: &str) -> Option<usize> {
+        self.tasks.iter().position(|t| t.task == task)
+    }
+}

@@ -1,0 +1,242 @@
+//! An exported predictor (`aiop export`) loaded and run: with tract (pure Rust, the default)
+//! or ONNX Runtime (feature `ort`, the library loaded from `ORT_DYLIB_PATH`).
+
+use std::path::Path;
+
+use aiop_converter::onnx::proto::ModelProto;
+use prost::Message;
+
+use crate::bundle::{BundleError, BundleMeta};
+use crate::encoding::EncodedGraph;
+use crate::inputs::PredictorInputs;
+
+/// Which engine runs the predictor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// tract: pure Rust, no native library.
+    #[default]
+    Tract,
+    /// ONNX Runtime through `ort` (feature `ort`).
+    Ort,
+}
+
+/// Why a prediction failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{0}")]
+    Bundle(#[from] BundleError),
+    #[error("cannot read the predictor: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{backend:?}: {message}")]
+    Engine { backend: Backend, message: String },
+    #[error("this build has no {0:?} backend (enable its cargo feature)")]
+    Unavailable(Backend),
+}
+
+/// Scores of one network: one per task column of the predictor.
+pub type Scores = Vec<f32>;
+
+enum Engine {
+    #[cfg(feature = "tract")]
+    Tract(tract::Model),
+    #[cfg(feature = "ort")]
+    Ort(ort_engine::Model),
+}
+
+/// A loaded predictor.
+pub struct RuntimePredictor {
+    pub meta: BundleMeta,
+    engine: Engine,
+}
+
+impl RuntimePredictor {
+    /// Loads a predictor file.
+    pub fn load(path: &Path, backend: Backend) -> Result<RuntimePredictor, RuntimeError> {
+        RuntimePredictor::from_bytes(&std::fs::read(path)?, backend)
+    }
+
+    /// Loads a predictor from the bytes of its `.onnx` file.
+    pub fn from_bytes(bytes: &[u8], backend: Backend) -> Result<RuntimePredictor, RuntimeError> {
+        let model = ModelProto::decode(bytes)
+            .map_err(|e| BundleError::NotAPredictor(format!("not an ONNX file ({e})")))?;
+        let meta = BundleMeta::from_model(&model)?;
+        let engine = match backend {
+            #[cfg(feature = "tract")]
+            Backend::Tract => Engine::Tract(tract::Model::new(bytes)?),
+            #[cfg(feature = "ort")]
+            Backend::Ort => Engine::Ort(ort_engine::Model::new(bytes)?),
+            #[allow(unreachable_patterns)]
+            other => return Err(RuntimeError::Unavailable(other)),
+        };
+        Ok(RuntimePredictor { meta, engine })
+    }
+
+    /// Scaled scores of `graphs`, run as one batch: `[B][T]`.
+    pub fn scores(&self, graphs: &[&EncodedGraph]) -> Result<Vec<Scores>, RuntimeError> {
+        if graphs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inputs = PredictorInputs::new(graphs);
+        let flat = match &self.engine {
+            #[cfg(feature = "tract")]
+            Engine::Tract(m) => m.run(&inputs)?,
+            #[cfg(feature = "ort")]
+            Engine::Ort(m) => m.run(&inputs)?,
+        };
+        let columns = self.meta.tasks.len();
+        if flat.len() != graphs.len() * columns {
+            return Err(RuntimeError::Bundle(BundleError::NotAPredictor(format!(
+                "{} scores for {} graphs × {columns} tasks",
+                flat.len(),
+                graphs.len()
+            ))));
+        }
+        Ok(flat.chunks(columns).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Predictions in each task's metric, `[B][T]`; `gflops[i]` are the MACs (in billions)
+    /// of graph `i`, needed by tasks scaled with Eq. 5.
+    pub fn predict(
+        &self,
+        graphs: &[&EncodedGraph],
+        gflops: &[f64],
+    ) -> Result<Vec<Vec<f64>>, RuntimeError> {
+        Ok(self
+            .scores(graphs)?
+            .iter()
+            .zip(gflops)
+            .map(|(row, &g)| {
+                row.iter()
+                    .zip(&self.meta.tasks)
+                    .map(|(&z, t)| t.scaling.unscale(f64::from(z), g))
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+#[cfg(feature = "tract")]
+mod tract {
+    use tract_onnx::prelude::*;
+
+    use super::{Backend, RuntimeError};
+    use crate::encoding::NUMERIC_FEATURES;
+    use crate::inputs::PredictorInputs;
+
+    fn engine_error(e: impl std::fmt::Display) -> RuntimeError {
+        RuntimeError::Engine {
+            backend: Backend::Tract,
+            message: e.to_string(),
+        }
+    }
+
+    pub struct Model(Arc<TypedRunnableModel>);
+
+    impl Model {
+        pub fn new(bytes: &[u8]) -> Result<Model, RuntimeError> {
+            let plan = tract_onnx::onnx()
+                .model_for_read(&mut &bytes[..])
+                .and_then(|m| m.into_optimized())
+                .and_then(|m| m.into_runnable())
+                .map_err(engine_error)?;
+            Ok(Model(plan))
+        }
+
+        pub fn run(&self, x: &PredictorInputs) -> Result<Vec<f32>, RuntimeError> {
+            let tensor = |shape: &[usize], data: Vec<i64>| Tensor::from_shape(shape, &data);
+            let inputs: TVec<TValue> = tvec![
+                tensor(&[x.nodes], x.ops.clone())
+                    .map_err(engine_error)?
+                    .into(),
+                Tensor::from_shape(&[x.nodes, NUMERIC_FEATURES], &x.numeric)
+                    .map_err(engine_error)?
+                    .into(),
+                tensor(&[x.nodes, x.max_in_degree], x.neighbours.clone())
+                    .map_err(engine_error)?
+                    .into(),
+                tensor(&[x.graphs, x.max_nodes], x.members.clone())
+                    .map_err(engine_error)?
+                    .into(),
+                Tensor::from_shape(&[x.graphs, 1], &x.inv_counts)
+                    .map_err(engine_error)?
+                    .into(),
+            ];
+            let outputs = self.0.run(inputs).map_err(engine_error)?;
+            let scores = outputs[0]
+                .to_plain_array_view::<f32>()
+                .map_err(engine_error)?;
+            Ok(scores.iter().copied().collect())
+        }
+    }
+}
+
+#[cfg(feature = "ort")]
+mod ort_engine {
+    use std::sync::{Mutex, OnceLock};
+
+    use ort::session::Session;
+    use ort::value::Tensor;
+
+    use super::{Backend, RuntimeError};
+    use crate::encoding::NUMERIC_FEATURES;
+    use crate::inputs::{OUTPUT_NAME, PredictorInputs};
+
+    fn engine_error(e: impl std::fmt::Display) -> RuntimeError {
+        RuntimeError::Engine {
+            backend: Backend::Ort,
+            message: e.to_string(),
+        }
+    }
+
+    /// The process's ONNX Runtime environment, loaded once from `ORT_DYLIB_PATH`.
+    fn environment() -> Result<&'static ort::environment::Environment, RuntimeError> {
+        static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> =
+            OnceLock::new();
+        ENVIRONMENT
+            .get_or_init(|| {
+                let path = std::env::var_os("ORT_DYLIB_PATH").ok_or_else(|| {
+                    "set ORT_DYLIB_PATH to ONNX Runtime's shared library (tools/install_onnxruntime.sh)"
+                        .to_string()
+                })?;
+                if !std::path::Path::new(&path).is_file() {
+                    return Err(format!("ORT_DYLIB_PATH: no file at {}", path.to_string_lossy()));
+                }
+                ort::init_from(&path)
+                    .map_err(|e| e.to_string())?
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(engine_error)
+    }
+
+    pub struct Model(Mutex<Session>);
+
+    impl Model {
+        pub fn new(bytes: &[u8]) -> Result<Model, RuntimeError> {
+            let session = Session::builder(environment()?)
+                .and_then(|mut b| b.commit_from_memory(bytes))
+                .map_err(engine_error)?;
+            Ok(Model(Mutex::new(session)))
+        }
+
+        pub fn run(&self, x: &PredictorInputs) -> Result<Vec<f32>, RuntimeError> {
+            let dims = |d: &[usize]| d.iter().map(|&v| v as i64).collect::<Vec<i64>>();
+            let ints = |d: &[usize], v: &Vec<i64>| Tensor::from_array((dims(d), v.clone()));
+            let floats = |d: &[usize], v: &Vec<f32>| Tensor::from_array((dims(d), v.clone()));
+            let inputs = ort::inputs![
+                "ops" => ints(&[x.nodes], &x.ops).map_err(engine_error)?,
+                "numeric" => floats(&[x.nodes, NUMERIC_FEATURES], &x.numeric).map_err(engine_error)?,
+                "neighbours" => ints(&[x.nodes, x.max_in_degree], &x.neighbours).map_err(engine_error)?,
+                "members" => ints(&[x.graphs, x.max_nodes], &x.members).map_err(engine_error)?,
+                "inv_counts" => floats(&[x.graphs, 1], &x.inv_counts).map_err(engine_error)?,
+            ];
+            let mut session = self.0.lock().map_err(engine_error)?;
+            let outputs = session.run(inputs).map_err(engine_error)?;
+            let (_, scores) = outputs[OUTPUT_NAME]
+                .try_extract_tensor::<f32>()
+                .map_err(engine_error)?;
+            Ok(scores.to_vec())
+        }
+    }
+}

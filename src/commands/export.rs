@@ -1,0 +1,165 @@
+//! `aiop export`: a trained predictor (a folder written by `aiop train|adapt|finetune`) as one
+//! ONNX file that runs without libtorch (`aiop predict`, tract, ONNX Runtime, browsers).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aiop_trainer::export::export;
+use aiop_trainer::predictor::{Predictor, PredictorMeta};
+use anyhow::{Context, Result};
+
+use super::write_atomic;
+
+/// Arguments of `aiop export`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of a trained predictor.
+    checkpoint: PathBuf,
+    /// The ONNX file to write.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// What the predictor was trained on, in words (default: from its training record).
+    #[arg(long)]
+    training: Option<String>,
+    /// Parity check on the records of these datasets (at most `--check-count` in all): the
+    /// libtorch scores are written to `<output>.reference.json`, and tract (and ONNX Runtime
+    /// when `ORT_DYLIB_PATH` is set) are compared with them.
+    #[arg(long)]
+    check: Vec<PathBuf>,
+    #[arg(long, default_value_t = 1000)]
+    check_count: usize,
+}
+
+/// libtorch's scores of one record, for parity checks.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ReferenceScores {
+    pub dataset: String,
+    pub name: String,
+    pub scores: Vec<f32>,
+}
+
+/// The first `count` records of `datasets`, encoded.
+pub fn encoded_records(
+    datasets: &[PathBuf],
+    count: usize,
+) -> Result<Vec<(String, String, aiop_predictor::EncodedGraph)>> {
+    let mut out = Vec::new();
+    for path in datasets {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let reader = aiop_converter::dataset::Reader::new(std::io::BufReader::new(file))?;
+        let stem = path
+            .file_name()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        for record in reader {
+            if out.len() >= count {
+                return Ok(out);
+            }
+            let record = record?;
+            let cg = record
+                .cg()
+                .map_err(aiop_converter::dataset::DatasetError::from)?;
+            out.push((
+                stem.clone(),
+                record.name.clone(),
+                aiop_predictor::encode(&cg),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Largest absolute difference between two score tables.
+pub fn max_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0, f32::max)
+}
+
+/// Writes the libtorch reference of `predictor` and compares the runtimes with it.
+fn check_parity(predictor: &Predictor, bytes: &[u8], args: &Args) -> Result<()> {
+    let records = encoded_records(&args.check, args.check_count)?;
+    let graphs: Vec<&aiop_predictor::EncodedGraph> = records.iter().map(|r| &r.2).collect();
+    let expected = predictor.output_columns(&graphs);
+    let reference: Vec<ReferenceScores> = records
+        .iter()
+        .zip(&expected)
+        .map(|((dataset, name, _), scores)| ReferenceScores {
+            dataset: dataset.clone(),
+            name: name.clone(),
+            scores: scores.clone(),
+        })
+        .collect();
+    let path = args.output.with_extension("reference.json");
+    write_atomic(
+        &path,
+        (serde_json::to_string(&reference)? + "\n").as_bytes(),
+    )?;
+    let mut backends = vec![aiop_predictor::Backend::Tract];
+    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        backends.push(aiop_predictor::Backend::Ort);
+    }
+    for backend in backends {
+        let runtime = aiop_predictor::RuntimePredictor::from_bytes(bytes, backend)?;
+        let mut got = Vec::new();
+        for chunk in graphs.chunks(64) {
+            got.extend(runtime.scores(chunk)?);
+        }
+        eprintln!(
+            "parity on {} CGs: max |{backend:?} − libtorch| = {:.2e}",
+            graphs.len(),
+            max_difference(&got, &expected)
+        );
+    }
+    eprintln!("libtorch scores: {}", path.display());
+    Ok(())
+}
+
+/// The training record of `meta` in words.
+pub fn describe_training(meta: &PredictorMeta) -> String {
+    let fit = |f: &aiop_trainer::predictor::TaskFit| {
+        format!(
+            "{} ({} networks, {} epochs)",
+            f.task, f.samples, f.train.epochs
+        )
+    };
+    let mut text = format!("pretrained on {}", fit(&meta.pretrained));
+    if !meta.adapters.is_empty() {
+        let adapters: Vec<String> = meta.adapters.iter().map(fit).collect();
+        text += &format!("; K-Adapters on {}", adapters.join(", "));
+    }
+    if let Some(tuned) = &meta.finetuned {
+        let how = if meta.adaproxy.is_some() {
+            "AdaProxy"
+        } else {
+            "fine-tuned"
+        };
+        text += &format!("; {how} on {}", fit(tuned));
+    }
+    text
+}
+
+/// Runs `aiop export`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let predictor = Predictor::load(&args.checkpoint, aiop_trainer::Device::Cpu)
+        .with_context(|| format!("cannot load the predictor in {}", args.checkpoint.display()))?;
+    let training = args
+        .training
+        .clone()
+        .unwrap_or_else(|| describe_training(&predictor.meta));
+    let bytes = export(&predictor, &training)?;
+    write_atomic(&args.output, &bytes)?;
+    if !args.check.is_empty() {
+        check_parity(&predictor, &bytes, &args)?;
+    }
+    let tasks = aiop_trainer::export::output_tasks(&predictor);
+    let names: Vec<&str> = tasks.iter().map(|t| t.task.as_str()).collect();
+    eprintln!(
+        "{}: {} KB, tasks {}",
+        args.output.display(),
+        bytes.len().div_ceil(1024),
+        names.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,419 @@
+//! `aiop predict`, `aiop rank` and `aiop predictor info`: an exported predictor (the bundled
+//! default, or any file from `aiop export`) run on model files with tract or ONNX Runtime.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use aiop_predictor::metrics::{kendall_tau, mae, srcc};
+use aiop_predictor::{Backend, RuntimePredictor, TaskOutput, encode};
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use super::convert::find_models;
+use super::{ModelOptions, emit, load_cg};
+
+/// The default predictor, bundled into the binary (see `models/README.md`).
+pub const DEFAULT_PREDICTOR: &[u8] = include_bytes!("../../models/predictor/aiop-default.onnx");
+
+/// Which engine runs the predictor.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum BackendArg {
+    /// tract (pure Rust).
+    Tract,
+    /// ONNX Runtime; its library from `ORT_DYLIB_PATH` (tools/install_onnxruntime.sh).
+    Ort,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Backend {
+        match b {
+            BackendArg::Tract => Backend::Tract,
+            BackendArg::Ort => Backend::Ort,
+        }
+    }
+}
+
+/// Which predictor and how to run it.
+#[derive(clap::Args)]
+pub struct PredictorArgs {
+    /// An exported predictor (`aiop export`); default: the bundled one.
+    #[arg(long)]
+    predictor: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "tract")]
+    backend: BackendArg,
+}
+
+/// A predictor file that cannot be used (exit status 2, like a bad model).
+#[derive(Debug)]
+pub struct BadPredictor {
+    pub path: String,
+    pub error: aiop_predictor::RuntimeError,
+}
+
+impl std::fmt::Display for BadPredictor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.error)
+    }
+}
+
+impl std::error::Error for BadPredictor {}
+
+impl PredictorArgs {
+    /// Loads the chosen predictor.
+    pub fn load(&self) -> Result<RuntimePredictor> {
+        let backend = self.backend.into();
+        let (path, loaded) = match &self.predictor {
+            Some(p) => (
+                p.display().to_string(),
+                std::fs::read(p)
+                    .map_err(aiop_predictor::RuntimeError::from)
+                    .and_then(|bytes| RuntimePredictor::from_bytes(&bytes, backend)),
+            ),
+            None => (
+                "bundled predictor".to_string(),
+                RuntimePredictor::from_bytes(DEFAULT_PREDICTOR, backend),
+            ),
+        };
+        loaded.map_err(|error| BadPredictor { path, error }.into())
+    }
+}
+
+/// Arguments of `aiop predict`.
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// Model files (ONNX) or CG files.
+    #[arg(required = true)]
+    models: Vec<PathBuf>,
+    /// Only this task (default: every task of the predictor).
+    #[arg(long)]
+    task: Option<String>,
+    #[command(flatten)]
+    predictor: PredictorArgs,
+    /// Print a JSON list of `{file, task, prediction, macs, params}`.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model_options: ModelOptions,
+}
+
+/// One prediction.
+#[derive(Serialize)]
+struct Prediction {
+    file: String,
+    task: String,
+    prediction: f64,
+    macs: u64,
+    params: u64,
+}
+
+/// A converted model with its predictions for every column of the predictor.
+struct Predicted {
+    path: PathBuf,
+    macs: u64,
+    params: u64,
+    values: Vec<f64>,
+}
+
+/// Graphs per predictor run.
+const BATCH: usize = 64;
+
+/// Converts `paths` and predicts them; files that fail are reported and skipped (`failed`).
+fn predict_files(
+    predictor: &RuntimePredictor,
+    paths: &[PathBuf],
+    options: &ModelOptions,
+    failed: &mut usize,
+) -> Result<Vec<Predicted>> {
+    let options = options.to_options()?;
+    let mut out = Vec::new();
+    for chunk in paths.chunks(BATCH) {
+        let mut graphs = Vec::new();
+        let mut converted = Vec::new();
+        for path in chunk {
+            match load_cg(path, &options) {
+                Ok(cg) => {
+                    graphs.push(encode(&cg));
+                    converted.push((path.clone(), cg.macs(), cg.params()));
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    *failed += 1;
+                }
+            }
+        }
+        let refs: Vec<_> = graphs.iter().collect();
+        let gflops: Vec<f64> = converted.iter().map(|c| c.1 as f64 / 1e9).collect();
+        let values = predictor.predict(&refs, &gflops)?;
+        for ((path, macs, params), values) in converted.into_iter().zip(values) {
+            out.push(Predicted {
+                path,
+                macs,
+                params,
+                values,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The columns to show: `task`, or every task except the bare mean of adapters.
+fn columns(tasks: &[TaskOutput], task: Option<&str>) -> Result<Vec<usize>> {
+    match task {
+        Some(t) => match tasks.iter().position(|o| o.task == t) {
+            Some(i) => Ok(vec![i]),
+            None => {
+                let names: Vec<&str> = tasks.iter().map(|o| o.task.as_str()).collect();
+                bail!(
+                    "the predictor has no task `{t}` (it has: {})",
+                    names.join(", ")
+                )
+            }
+        },
+        None => Ok((0..tasks.len())
+            .filter(|&i| tasks[i].task != "mean-of-adapters")
+            .collect()),
+    }
+}
+
+/// Runs `aiop predict`.
+pub fn run_predict(args: PredictArgs) -> Result<ExitCode> {
+    let predictor = args.predictor.load()?;
+    let shown = columns(&predictor.meta.tasks, args.task.as_deref())?;
+    let mut failed = 0;
+    let predicted = predict_files(&predictor, &args.models, &args.model_options, &mut failed)?;
+    let rows: Vec<Prediction> = predicted
+        .iter()
+        .flat_map(|p| {
+            shown.iter().map(|&i| Prediction {
+                file: p.path.display().to_string(),
+                task: predictor.meta.tasks[i].task.clone(),
+                prediction: p.values[i],
+                macs: p.macs,
+                params: p.params,
+            })
+        })
+        .collect();
+    if args.json {
+        emit(&(serde_json::to_string_pretty(&rows)? + "\n"))?;
+    } else {
+        let mut text = String::new();
+        for p in &predicted {
+            text += &format!(
+                "{}  ({:.3} GMACs, {:.2} M params)\n",
+                p.path.display(),
+                p.macs as f64 / 1e9,
+                p.params as f64 / 1e6
+            );
+            for &i in &shown {
+                text += &format!(
+                    "  {:<28} {:>8.2}\n",
+                    predictor.meta.tasks[i].task, p.values[i]
+                );
+            }
+        }
+        emit(&text)?;
+    }
+    Ok(exit_status(failed))
+}
+
+fn exit_status(failed: usize) -> ExitCode {
+    if failed > 0 {
+        ExitCode::from(super::EXIT_BAD_INPUT)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Arguments of `aiop rank`.
+#[derive(clap::Args)]
+pub struct RankArgs {
+    /// Directories (searched for `.onnx` files) and model files.
+    #[arg(required = true)]
+    models: Vec<PathBuf>,
+    /// The task to rank by.
+    #[arg(long)]
+    task: String,
+    /// True values: a CSV with a header and the columns `name` (the model file's stem) and
+    /// `value`; adds SRCC, Kendall τ, MAE and the FLOPs baseline's SRCC.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    #[command(flatten)]
+    predictor: PredictorArgs,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model_options: ModelOptions,
+}
+
+/// Rank-quality scores against true values.
+#[derive(Serialize)]
+struct RankScores {
+    n: usize,
+    srcc: f64,
+    kendall: f64,
+    mae: f64,
+    flops_srcc: f64,
+}
+
+/// `name → value` from a labels CSV.
+fn read_labels(path: &Path) -> Result<HashMap<String, f64>> {
+    let mut reader = csv::Reader::from_path(path)
+        .with_context(|| format!("cannot read labels {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .with_context(|| format!("{}: no `{name}` column", path.display()))
+    };
+    let (name_at, value_at) = (column("name")?, column("value")?);
+    let mut out = HashMap::new();
+    for (line, row) in reader.records().enumerate() {
+        let row = row?;
+        let value: f64 = row[value_at].trim().parse().with_context(|| {
+            format!(
+                "{} row {}: `{}` is not a number",
+                path.display(),
+                line + 2,
+                &row[value_at]
+            )
+        })?;
+        out.insert(row[name_at].trim().to_string(), value);
+    }
+    Ok(out)
+}
+
+/// Runs `aiop rank`.
+pub fn run_rank(args: RankArgs) -> Result<ExitCode> {
+    let predictor = args.predictor.load()?;
+    let column = columns(&predictor.meta.tasks, Some(&args.task))?[0];
+    let labels = args.labels.as_deref().map(read_labels).transpose()?;
+    let mut files = Vec::new();
+    for m in &args.models {
+        if m.is_dir() {
+            files.extend(find_models(m)?);
+        } else {
+            files.push(m.clone());
+        }
+    }
+    let mut failed = 0;
+    let mut predicted = predict_files(&predictor, &files, &args.model_options, &mut failed)?;
+    predicted.sort_by(|a, b| b.values[column].total_cmp(&a.values[column]));
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+    };
+    let truth = |p: &Predicted| labels.as_ref().and_then(|l| l.get(&stem(&p.path)).copied());
+    let labelled: Vec<(f64, f64, f64)> = predicted
+        .iter()
+        .filter_map(|p| Some((p.values[column], truth(p)?, p.macs as f64)))
+        .collect();
+    let scores = (labels.is_some()).then(|| {
+        let (pred, (truth, flops)): (Vec<f64>, (Vec<f64>, Vec<f64>)) =
+            labelled.iter().map(|&(p, t, f)| (p, (t, f))).unzip();
+        RankScores {
+            n: labelled.len(),
+            srcc: srcc(&pred, &truth),
+            kendall: kendall_tau(&pred, &truth),
+            mae: mae(&pred, &truth),
+            flops_srcc: srcc(&flops, &truth),
+        }
+    });
+    if args.json {
+        let ranking: Vec<serde_json::Value> = predicted
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                serde_json::json!({
+                    "rank": i + 1, "file": p.path.display().to_string(), "name": stem(&p.path),
+                    "prediction": p.values[column], "value": truth(p),
+                    "macs": p.macs, "params": p.params,
+                })
+            })
+            .collect();
+        let mut out = serde_json::json!({ "task": args.task, "ranking": ranking });
+        if let Some(s) = &scores {
+            for (k, v) in serde_json::to_value(s)?.as_object().into_iter().flatten() {
+                out[k] = v.clone();
+            }
+        }
+        emit(&(serde_json::to_string_pretty(&out)? + "\n"))?;
+        return Ok(exit_status(failed));
+    }
+    let mut text = format!(
+        "{:>4}  {:<40} {:>10} {:>10} {:>9}\n",
+        "rank", "model", &args.task, "true", "GMACs"
+    );
+    for (i, p) in predicted.iter().enumerate() {
+        text += &format!(
+            "{:>4}  {:<40} {:>10.2} {:>10} {:>9.3}\n",
+            i + 1,
+            stem(&p.path),
+            p.values[column],
+            truth(p).map_or("–".into(), |t| format!("{t:.2}")),
+            p.macs as f64 / 1e9
+        );
+    }
+    if let Some(s) = scores {
+        text += &format!(
+            "{} labelled: SRCC {:.4}  Kendall {:.4}  MAE {:.3}  | FLOPs SRCC {:.4}\n",
+            s.n, s.srcc, s.kendall, s.mae, s.flops_srcc
+        );
+    }
+    emit(&text)?;
+    Ok(exit_status(failed))
+}
+
+/// Arguments of `aiop predictor`.
+#[derive(clap::Args)]
+pub struct InfoArgs {
+    #[command(subcommand)]
+    command: InfoCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum InfoCommand {
+    /// What a predictor file holds: tasks, label scaling, encoding, training.
+    Info {
+        /// An exported predictor (default: the bundled one).
+        predictor: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `aiop predictor info`.
+pub fn run_info(args: InfoArgs) -> Result<ExitCode> {
+    let InfoCommand::Info { predictor, json } = args.command;
+    let size = match &predictor {
+        Some(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+        None => DEFAULT_PREDICTOR.len() as u64,
+    };
+    let loaded = PredictorArgs {
+        predictor,
+        backend: BackendArg::Tract,
+    }
+    .load()?;
+    let meta = &loaded.meta;
+    if json {
+        emit(&(serde_json::to_string_pretty(meta)? + "\n"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = format!(
+        "aiop predictor ({} KB), bundle format {}, encoding {} (vocabulary {})\ntrained: {}\ntasks:\n",
+        size.div_ceil(1024),
+        meta.format,
+        meta.encoding_version,
+        meta.vocabulary_hash,
+        meta.training
+    );
+    for t in &meta.tasks {
+        text += &format!(
+            "  {:<28} from {:<18} μ {:>9.4}  σ {:>8.4}  FLOPs transform {}  ({} networks)\n",
+            t.task, t.source, t.scaling.mean, t.scaling.std, t.scaling.flops_transform, t.samples
+        );
+    }
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}

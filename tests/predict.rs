@@ -1,0 +1,189 @@
+//! `aiop predict`, `rank`, `predictor info` with the bundled default predictor (tract), and
+//! its parity with the libtorch scores stored when it was exported.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use aiop_converter::dataset::Reader;
+use aiop_predictor::{Backend, RuntimePredictor, encode};
+use common::{aiop, text};
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn predicts_the_sample_for_every_task() {
+    let o = aiop(&["predict", &repo("models/samples/resnet18.onnx"), "--json"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tasks: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["task"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            "imagenet-top1",
+            "cityscapes-miou",
+            "coco-box-ap",
+            "coco-kp-ap"
+        ]
+    );
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["macs"], 1_814_073_344u64, "{row}");
+        assert_eq!(row["params"], 11_689_512u64);
+        let p = row["prediction"].as_f64().unwrap();
+        assert!((20.0..100.0).contains(&p), "{row}");
+    }
+    let o = aiop(&[
+        "predict",
+        &repo("models/samples/resnet18.onnx"),
+        "--task",
+        "nope",
+    ]);
+    let (_, err) = text(&o);
+    assert!(
+        !o.status.success() && err.contains("no task `nope`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_predictor_files_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"\x08\x07garbage that is not a model").unwrap();
+    // a real ONNX model without predictor metadata
+    for bad in [
+        junk.display().to_string(),
+        repo("models/samples/resnet18.onnx"),
+    ] {
+        let o = aiop(&[
+            "predict",
+            &repo("models/samples/resnet18.onnx"),
+            "--predictor",
+            &bad,
+        ]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("not an aiop predictor"), "{err}");
+    }
+    let o = aiop(&["predictor", "info"]);
+    let (out, err) = text(&o);
+    assert!(
+        o.status.success() && out.contains("coco-kp-ap"),
+        "{out}{err}"
+    );
+}
+
+#[test]
+fn ranks_models_against_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo("models/samples/resnet18.onnx"),
+        dir.path().join("resnet18.onnx"),
+    )
+    .unwrap();
+    for (name, arch) in [
+        (
+            "strong",
+            "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        ),
+        (
+            "weak",
+            "|avg_pool_3x3~0|+|none~0|avg_pool_3x3~1|+|none~0|none~1|avg_pool_3x3~2|",
+        ),
+    ] {
+        let out = dir.path().join(format!("{name}.onnx"));
+        assert!(
+            aiop(&["zoo", "nb201", arch, "-o", out.to_str().unwrap()])
+                .status
+                .success()
+        );
+    }
+    let labels = dir.path().join("labels.csv");
+    std::fs::write(&labels, "name,value\nresnet18,69.76\nstrong,60\nweak,30\n").unwrap();
+    let o = aiop(&[
+        "rank",
+        dir.path().to_str().unwrap(),
+        "--task",
+        "imagenet-top1",
+        "--labels",
+        labels.to_str().unwrap(),
+        "--json",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["n"], 3);
+    for key in ["srcc", "kendall", "mae", "flops_srcc"] {
+        assert!(report[key].as_f64().unwrap().is_finite(), "{key}: {report}");
+    }
+    let ranking = report["ranking"].as_array().unwrap();
+    assert_eq!(ranking.len(), 3);
+    let predictions: Vec<f64> = ranking
+        .iter()
+        .map(|r| r["prediction"].as_f64().unwrap())
+        .collect();
+    assert!(
+        predictions.windows(2).all(|w| w[0] >= w[1]),
+        "sorted: {predictions:?}"
+    );
+}
+
+/// tract agrees with libtorch (scores stored by `aiop export --check`) within 1e-4 on every
+/// shipped zoo network.
+#[test]
+fn bundled_predictor_matches_libtorch() {
+    #[derive(serde::Deserialize)]
+    struct Reference {
+        dataset: String,
+        name: String,
+        scores: Vec<f32>,
+    }
+    let text =
+        std::fs::read_to_string(repo("models/predictor/aiop-default.reference.json")).unwrap();
+    let reference: Vec<Reference> = serde_json::from_str(&text).unwrap();
+    let bytes = std::fs::read(repo("models/predictor/aiop-default.onnx")).unwrap();
+    let runtime = RuntimePredictor::from_bytes(&bytes, Backend::Tract).unwrap();
+    let mut checked = 0;
+    let mut by_dataset: HashMap<&str, Vec<&Reference>> = HashMap::new();
+    for r in &reference {
+        by_dataset.entry(r.dataset.as_str()).or_default().push(r);
+    }
+    for (dataset, wanted) in by_dataset {
+        let path = repo(&format!("models/datasets/{dataset}"));
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue; // NB-201 is built on demand, not shipped
+        };
+        let mut graphs = HashMap::new();
+        for record in Reader::new(std::io::BufReader::new(file)).unwrap() {
+            let record = record.unwrap();
+            graphs.insert(record.name.clone(), encode(&record.cg().unwrap()));
+        }
+        for chunk in wanted.chunks(64) {
+            let batch: Vec<_> = chunk.iter().map(|r| &graphs[&r.name]).collect();
+            for (got, want) in runtime.scores(&batch).unwrap().iter().zip(chunk) {
+                for (a, b) in got.iter().zip(&want.scores) {
+                    assert!(
+                        (a - b).abs() < 1e-4,
+                        "{}: {got:?} vs {:?}",
+                        want.name,
+                        want.scores
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 800, "{checked} networks checked");
+}
