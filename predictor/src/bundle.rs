@@ -135,3 +135,61 @@ impl BundleMeta {
         self.tasks.iter().position(|t| t.task == task)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiop_converter::onnx::writer::ModelBuilder;
+
+    fn model_with(meta: &BundleMeta) -> ModelProto {
+        let mut model = ModelBuilder::new(13).build();
+        model.metadata_props = meta.to_metadata();
+        model
+    }
+
+    fn meta() -> BundleMeta {
+        BundleMeta {
+            format: BUNDLE_FORMAT,
+            encoding_version: ENCODING_VERSION,
+            vocabulary_hash: vocabulary_hash(),
+            tasks: vec![TaskOutput {
+                task: "imagenet-top1".into(),
+                scaling: LabelScaling::IDENTITY,
+                source: "head".into(),
+                samples: 3,
+            }],
+            training: "test".into(),
+        }
+    }
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        let read = BundleMeta::from_model(&model_with(&meta())).unwrap();
+        assert_eq!(read, meta());
+        assert_eq!(read.column("imagenet-top1"), Some(0));
+    }
+
+    #[test]
+    fn another_encoding_is_refused_with_both_versions() {
+        let mut old = meta();
+        old.encoding_version -= 1;
+        let error = BundleMeta::from_model(&model_with(&old))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!("this build encodes {ENCODING_VERSION}")),
+            "{error}"
+        );
+        let mut other_vocab = meta();
+        other_vocab.vocabulary_hash = "0".into();
+        assert!(matches!(
+            BundleMeta::from_model(&model_with(&other_vocab)),
+            Err(BundleError::EncodingMismatch { .. })
+        ));
+        let plain = ModelBuilder::new(13).build();
+        assert!(matches!(
+            BundleMeta::from_model(&plain),
+            Err(BundleError::NotAPredictor(_))
+        ));
+    }
+}

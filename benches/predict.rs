@@ -1,0 +1,61 @@
+//! Prediction speed of the bundled predictor on a real CG of about 1,000 nodes (the timm
+//! network closest to 1,000 nodes in `models/datasets/timm.aiopds`): one CG per run, and a
+//! batch of 64 CGs per run; tract always, ONNX Runtime when `ORT_DYLIB_PATH` is set.
+//! Conversion is not included (see the `convert` bench).
+//!
+//! ```text
+//! cargo bench --bench predict
+//! ```
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use aiop_converter::dataset::Reader;
+use aiop_predictor::{Backend, EncodedGraph, RuntimePredictor, encode};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// The timm CGs, encoded, with their node counts.
+fn timm_graphs() -> Vec<EncodedGraph> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/datasets/timm.aiopds");
+    let file = std::fs::File::open(path).expect("shipped dataset");
+    Reader::new(std::io::BufReader::new(file))
+        .expect("dataset")
+        .map(|r| encode(&r.expect("record").cg().expect("cg")))
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let predictor = include_bytes!("../models/predictor/aiop-default.onnx");
+    let mut graphs = timm_graphs();
+    graphs.sort_by_key(|g| g.node_count().abs_diff(1000));
+    let one = &graphs[0];
+    let batch: Vec<&EncodedGraph> = graphs.iter().take(64).collect();
+    eprintln!(
+        "single CG: {} nodes; batch: 64 CGs of {}–{} nodes",
+        one.node_count(),
+        batch.iter().map(|g| g.node_count()).min().unwrap_or(0),
+        batch.iter().map(|g| g.node_count()).max().unwrap_or(0)
+    );
+    let mut backends = vec![Backend::Tract];
+    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        backends.push(Backend::Ort);
+    }
+    let mut group = c.benchmark_group("predict");
+    group.measurement_time(Duration::from_secs(5));
+    for backend in backends {
+        let runtime = RuntimePredictor::from_bytes(predictor, backend).expect("predictor loads");
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(format!("{backend:?}/one_cg"), |b| {
+            b.iter(|| black_box(runtime.scores(&[one]).expect("runs")))
+        });
+        group.throughput(Throughput::Elements(batch.len() as u64));
+        group.bench_function(format!("{backend:?}/batch_64"), |b| {
+            b.iter(|| black_box(runtime.scores(&batch).expect("runs")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
