@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use aiop_trainer::data;
 use aiop_trainer::eval::Evaluation;
-use aiop_trainer::protocol::{self, Protocol};
+use aiop_trainer::protocol::{self, Protocol, mean_std};
 use aiop_trainer::train::TrainConfig;
 use aiop_trainer::transfer::{TransferOptions, TransferRun, transfer};
 use anyhow::{Context, Result, bail};
@@ -56,21 +56,11 @@ pub struct Args {
     json: bool,
 }
 
-/// Mean and (population) standard deviation.
-fn mean_std(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let v: Vec<f64> = values.collect();
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    (
-        mean,
-        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt(),
-    )
-}
-
 fn row(name: &str, runs: &[&Evaluation]) -> String {
-    let (mae, mae_sd) = mean_std(runs.iter().map(|e| e.mae));
-    let (srcc, srcc_sd) = mean_std(runs.iter().map(|e| e.srcc));
-    let (tau, tau_sd) = mean_std(runs.iter().map(|e| e.kendall));
+    let stat = |f: fn(&Evaluation) -> f64| mean_std(&runs.iter().map(|e| f(e)).collect::<Vec<_>>());
+    let (mae, mae_sd) = stat(|e| e.mae);
+    let (srcc, srcc_sd) = stat(|e| e.srcc);
+    let (tau, tau_sd) = stat(|e| e.kendall);
     format!(
         "  {name:<12} {mae:>7.3} ± {mae_sd:<6.3} {srcc:>7.4} ± {srcc_sd:<6.4} {tau:>7.4} ± {tau_sd:.4}\n"
     )
