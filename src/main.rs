@@ -1,6 +1,9 @@
-//! `aiop`: convert vision networks to computational graphs and inspect them.
+//! `aiop`: convert vision networks to computational graphs, inspect them, and predict their
+//! task performance. The commands that train predictors (libtorch) need the default feature
+//! `train`; `--no-default-features` builds the converter and the predictor runtime only.
 
 mod commands;
+#[cfg(feature = "train")]
 mod plots;
 
 use std::process::ExitCode;
@@ -32,15 +35,20 @@ enum Command {
     Dataset(commands::dataset::Args),
     /// Generate networks of NAS search spaces (NAS-Bench-201) as ONNX or CG files.
     Zoo(commands::zoo::Args),
+    #[cfg(feature = "train")]
     /// Pretrain the GNN predictor on a task of a dataset; scored on the held-out records.
     Train(commands::train::FitArgs),
+    #[cfg(feature = "train")]
     /// Train a K-Adapter on another task beside a trained predictor's frozen backbone.
     Adapt(commands::train::StageArgs),
+    #[cfg(feature = "train")]
     /// Fine-tune a predictor's backbone on a few labelled targets (adapters frozen).
     Finetune(commands::train::StageArgs),
+    #[cfg(feature = "train")]
     /// Score a predictor on a new task: zero-shot and fine-tuned on k labelled targets; or run
     /// a whole evaluation protocol.
     Eval(commands::eval::Args),
+    #[cfg(feature = "train")]
     /// Write a trained predictor as one ONNX file (runs without libtorch).
     Export(commands::export::Args),
     /// Predict the task performance of models with an exported (default: bundled) predictor.
@@ -61,10 +69,15 @@ fn main() -> ExitCode {
         Command::Render(a) => commands::render::run(a),
         Command::Zoo(a) => commands::zoo::run(a),
         Command::Dataset(a) => commands::dataset::run(a),
+        #[cfg(feature = "train")]
         Command::Train(a) => commands::train::run_train(a),
+        #[cfg(feature = "train")]
         Command::Adapt(a) => commands::train::run_adapt(a),
+        #[cfg(feature = "train")]
         Command::Finetune(a) => commands::train::run_finetune(a),
+        #[cfg(feature = "train")]
         Command::Eval(a) => commands::eval::run(a),
+        #[cfg(feature = "train")]
         Command::Export(a) => commands::export::run(a),
         Command::Predict(a) => commands::predict::run_predict(a),
         Command::Rank(a) => commands::predict::run_rank(a),

@@ -34,6 +34,37 @@ pub const INPUT_NAMES: [&str; 5] = ["ops", "numeric", "neighbours", "members", "
 /// Name of its output: scaled scores `[B, T]`, one column per task of the bundle.
 pub const OUTPUT_NAME: &str = "scores";
 
+/// The dynamic dimensions of a batch: N, D, B and M.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InputShape {
+    pub nodes: usize,
+    pub max_in_degree: usize,
+    pub graphs: usize,
+    pub max_nodes: usize,
+}
+
+impl InputShape {
+    /// A coarser shape at least as large, from a small set, so that runtimes which specialise
+    /// on shapes (tract) reuse one plan for many batches: counts of nodes rounded up to a
+    /// quarter of their power of two (at most 25 % of padding, about 10 % on average), other
+    /// dimensions to a power of two.
+    pub fn bucket(self) -> InputShape {
+        let quarter_steps = |n: usize| {
+            if n <= 8 {
+                return 8;
+            }
+            let step = 1usize << (n.ilog2() - 2);
+            n.div_ceil(step) * step
+        };
+        InputShape {
+            nodes: quarter_steps(self.nodes),
+            max_in_degree: self.max_in_degree.next_power_of_two(),
+            graphs: self.graphs.next_power_of_two(),
+            max_nodes: quarter_steps(self.max_nodes),
+        }
+    }
+}
+
 impl PredictorInputs {
     /// The inputs for `graphs` as one batch.
     pub fn new(graphs: &[&EncodedGraph]) -> PredictorInputs {
@@ -89,6 +120,63 @@ impl PredictorInputs {
         }
     }
 
+    /// The same inputs padded to `shape` (each dimension at least the current one): extra
+    /// nodes with no edges and no graph, extra neighbour and member slots and extra graphs
+    /// pointing at the zero row. The real graphs' scores are unchanged; the extra graphs'
+    /// scores are meaningless.
+    pub fn padded(&self, shape: InputShape) -> PredictorInputs {
+        let current = self.shape();
+        assert!(
+            shape.nodes >= current.nodes
+                && shape.max_in_degree >= current.max_in_degree
+                && shape.graphs >= current.graphs
+                && shape.max_nodes >= current.max_nodes,
+            "padding {current:?} to the smaller {shape:?}"
+        );
+        let (old_pad, pad) = (self.nodes as i64, shape.nodes as i64);
+        let repad = |rows: &[i64], width: usize, new_rows: usize, new_width: usize| {
+            let mut out = Vec::with_capacity(new_rows * new_width);
+            for row in rows.chunks(width.max(1)) {
+                out.extend(row.iter().map(|&i| if i == old_pad { pad } else { i }));
+                out.extend(std::iter::repeat_n(pad, new_width - row.len()));
+            }
+            out.resize(new_rows * new_width, pad);
+            out
+        };
+        let mut ops = self.ops.clone();
+        ops.resize(shape.nodes, 0);
+        let mut numeric = self.numeric.clone();
+        numeric.resize(shape.nodes * NUMERIC_FEATURES, 0.0);
+        let mut inv_counts = self.inv_counts.clone();
+        inv_counts.resize(shape.graphs, 0.0);
+        PredictorInputs {
+            ops,
+            numeric,
+            neighbours: repad(
+                &self.neighbours,
+                self.max_in_degree,
+                shape.nodes,
+                shape.max_in_degree,
+            ),
+            max_in_degree: shape.max_in_degree,
+            members: repad(&self.members, self.max_nodes, shape.graphs, shape.max_nodes),
+            max_nodes: shape.max_nodes,
+            inv_counts,
+            nodes: shape.nodes,
+            graphs: shape.graphs,
+        }
+    }
+
+    /// The dimensions of these inputs.
+    pub fn shape(&self) -> InputShape {
+        InputShape {
+            nodes: self.nodes,
+            max_in_degree: self.max_in_degree,
+            graphs: self.graphs,
+            max_nodes: self.max_nodes,
+        }
+    }
+
     /// Shapes of the five inputs, in [`INPUT_NAMES`] order.
     pub fn shapes(&self) -> [Vec<usize>; 5] {
         [
@@ -125,5 +213,54 @@ mod tests {
         assert_eq!(x.members, vec![0, 1, 2, 3, 4, 5]);
         assert_eq!(x.inv_counts, vec![1.0 / 3.0, 0.5]);
         assert_eq!(x.ops, vec![1, 2, 3, 4, 5]);
+
+        let shape = InputShape {
+            nodes: 6,
+            max_in_degree: 3,
+            graphs: 3,
+            max_nodes: 4,
+        };
+        let p = x.padded(shape);
+        assert_eq!(p.shape(), shape);
+        assert_eq!(
+            p.neighbours,
+            vec![6, 6, 6, 0, 6, 6, 0, 1, 6, 6, 6, 6, 3, 6, 6, 6, 6, 6]
+        );
+        assert_eq!(p.members, vec![0, 1, 2, 6, 3, 4, 6, 6, 6, 6, 6, 6]);
+        assert_eq!(p.ops, vec![1, 2, 3, 4, 5, 0]);
+        assert_eq!(p.numeric.len(), 6 * NUMERIC_FEATURES);
+        assert_eq!(p.inv_counts, vec![1.0 / 3.0, 0.5, 0.0]);
+    }
+
+    #[test]
+    fn buckets_pad_at_most_a_quarter() {
+        for n in 1..5000 {
+            let shape = InputShape {
+                nodes: n,
+                max_in_degree: n % 37 + 1,
+                graphs: 1,
+                max_nodes: n,
+            };
+            let b = shape.bucket();
+            assert!(
+                b.nodes >= n && (b.nodes <= 8 || b.nodes * 4 <= n * 5),
+                "{n} → {b:?}"
+            );
+            assert!(b.max_in_degree >= shape.max_in_degree);
+            assert_eq!(b.bucket(), b, "buckets are fixed points");
+        }
+        let sizes: std::collections::HashSet<usize> = (1..5000)
+            .map(|n| {
+                InputShape {
+                    nodes: n,
+                    max_in_degree: 1,
+                    graphs: 1,
+                    max_nodes: n,
+                }
+                .bucket()
+                .nodes
+            })
+            .collect();
+        assert!(sizes.len() < 45, "{} buckets", sizes.len());
     }
 }

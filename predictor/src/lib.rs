@@ -1,10 +1,12 @@
 //! What the trainer and every runtime share about the predictor: how a CG becomes tensors
 //! ([`encoding`], [`inputs`]), how labels are scaled for training and mapped back
 //! ([`scaling`]), the ranking metrics it is judged by ([`metrics`]), and the exported
-//! predictor file ([`bundle`]) run natively or in WASM ([`runtime`]). No libtorch.
+//! predictor file: its graph ([`graph`]), its metadata ([`bundle`]), run natively or in WASM
+//! ([`runtime`]). No libtorch.
 
 pub mod bundle;
 pub mod encoding;
+pub mod graph;
 pub mod inputs;
 pub mod metrics;
 pub mod runtime;
@@ -12,6 +14,6 @@ pub mod scaling;
 
 pub use bundle::{BundleError, BundleMeta, TaskOutput};
 pub use encoding::{ENCODING_VERSION, EncodedGraph, NUMERIC_FEATURES, OP_CATEGORIES, encode};
-pub use inputs::PredictorInputs;
+pub use inputs::{InputShape, PredictorInputs};
 pub use runtime::{Backend, RuntimeError, RuntimePredictor};
 pub use scaling::LabelScaling;

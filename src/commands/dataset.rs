@@ -68,6 +68,7 @@ enum Command {
     },
     /// Write the encoded graphs of one task as tensors (safetensors), for other frameworks,
     /// e.g. the PyTorch Geometric reference in `tools/reference/`.
+    #[cfg(feature = "train")]
     Tensors {
         /// A `.aiopds` dataset file.
         dataset: PathBuf,
@@ -183,6 +184,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             split_dataset(&dataset, &output, size, &test_families, seed)
         }
         Command::Stats { dataset, json } => print_stats(&dataset, json),
+        #[cfg(feature = "train")]
         Command::Tensors {
             dataset,
             task,

@@ -1,5 +1,6 @@
 //! `aiop export`: a trained predictor (a folder written by `aiop train|adapt|finetune`) as one
-//! ONNX file that runs without libtorch (`aiop predict`, tract, ONNX Runtime, browsers).
+//! ONNX file that runs without libtorch (`aiop predict`, tract, ONNX Runtime, browsers). Given
+//! a predictor file instead, it writes it again in the current graph layout.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use super::write_atomic;
 /// Arguments of `aiop export`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Folder of a trained predictor.
+    /// Folder of a trained predictor, or an exported predictor (`.onnx`) to rewrite.
     checkpoint: PathBuf,
     /// The ONNX file to write.
     #[arg(short, long)]
@@ -140,8 +141,44 @@ pub fn describe_training(meta: &PredictorMeta) -> String {
     text
 }
 
+/// Rewrites the predictor file `args.checkpoint` in the current graph layout; `--check`
+/// compares the two files' scores (tract).
+fn rewrite(args: &Args) -> Result<ExitCode> {
+    let old = std::fs::read(&args.checkpoint)
+        .with_context(|| format!("cannot read {}", args.checkpoint.display()))?;
+    let bytes = aiop_predictor::graph::rewrite(&old)?;
+    write_atomic(&args.output, &bytes)?;
+    if !args.check.is_empty() {
+        let records = encoded_records(&args.check, args.check_count)?;
+        let graphs: Vec<&aiop_predictor::EncodedGraph> = records.iter().map(|r| &r.2).collect();
+        let backend = aiop_predictor::Backend::Tract;
+        let before = aiop_predictor::RuntimePredictor::from_bytes(&old, backend)?;
+        let after = aiop_predictor::RuntimePredictor::from_bytes(&bytes, backend)?;
+        let (mut expected, mut got) = (Vec::new(), Vec::new());
+        for chunk in graphs.chunks(64) {
+            expected.extend(before.scores(chunk)?);
+            got.extend(after.scores(chunk)?);
+        }
+        eprintln!(
+            "parity on {} CGs: max |rewritten − original| = {:.2e} (tract)",
+            graphs.len(),
+            max_difference(&got, &expected)
+        );
+    }
+    eprintln!(
+        "{}: {} KB, rewritten from {}",
+        args.output.display(),
+        bytes.len().div_ceil(1024),
+        args.checkpoint.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `aiop export`.
 pub fn run(args: Args) -> Result<ExitCode> {
+    if args.checkpoint.is_file() {
+        return rewrite(&args);
+    }
     let predictor = Predictor::load(&args.checkpoint, aiop_trainer::Device::Cpu)
         .with_context(|| format!("cannot load the predictor in {}", args.checkpoint.display()))?;
     let training = args

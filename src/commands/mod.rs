@@ -2,11 +2,14 @@
 
 pub mod convert;
 pub mod dataset;
+#[cfg(feature = "train")]
 pub mod eval;
+#[cfg(feature = "train")]
 pub mod export;
 pub mod inspect;
 pub mod predict;
 pub mod render;
+#[cfg(feature = "train")]
 pub mod train;
 pub mod zoo;
 
