@@ -1,7 +1,10 @@
 //! Prediction speed of the bundled predictor on a real CG of about 1,000 nodes (the timm
 //! network closest to 1,000 nodes in `models/datasets/timm.aiopds`): one CG per run, and a
 //! batch of 64 CGs per run; tract always, ONNX Runtime when `ORT_DYLIB_PATH` is set.
-//! Conversion is not included (see the `convert` bench).
+//! Conversion is not included (see the `convert` bench), except in `predict/convert+predict`:
+//! ResNet-50 with its weights (`$AIOP_BENCH_DIR/resnet50_weights.onnx`, default
+//! `$HOME/.cache/aiop/zoo/bench`, as in the `convert` bench; skipped when missing) converted
+//! and predicted in process, to compare with the browser (`wasm/tests/browser.mjs`).
 //!
 //! ```text
 //! cargo bench --bench predict
@@ -26,7 +29,7 @@ fn timm_graphs() -> Vec<EncodedGraph> {
 }
 
 fn bench(c: &mut Criterion) {
-    let predictor = include_bytes!("../models/predictor/aiop-default.onnx");
+    let predictor = aiop_predictor::DEFAULT_PREDICTOR;
     let mut graphs = timm_graphs();
     graphs.sort_by_key(|g| g.node_count().abs_diff(1000));
     let one = &graphs[0];
@@ -53,6 +56,25 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("{backend:?}/batch_64"), |b| {
             b.iter(|| black_box(runtime.scores(&batch).expect("runs")))
         });
+    }
+    let dir = std::env::var_os("AIOP_BENCH_DIR").map_or_else(
+        || Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/aiop/zoo/bench"),
+        Into::into,
+    );
+    let resnet50 = dir.join("resnet50_weights.onnx");
+    if resnet50.is_file() {
+        let runtime = RuntimePredictor::from_bytes(predictor, Backend::Tract).expect("loads");
+        group.throughput(Throughput::Elements(1));
+        group.sample_size(20);
+        group.bench_function("Tract/convert+predict_resnet50_weights", |b| {
+            b.iter(|| {
+                let cg = aiop_converter::convert_file(&resnet50, &Default::default()).expect("cg");
+                let gflops = cg.macs() as f64 / 1e9;
+                black_box(runtime.predict(&[&encode(&cg)], &[gflops]).expect("runs"))
+            })
+        });
+    } else {
+        eprintln!("{} missing: convert+predict skipped", resnet50.display());
     }
     group.finish();
 }

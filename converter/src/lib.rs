@@ -12,11 +12,13 @@
 
 pub mod cg;
 mod convert;
+#[cfg(feature = "dataset")]
 pub mod dataset;
 pub mod error;
 pub mod infer;
 pub mod ir;
 pub mod onnx;
+pub mod rank;
 pub mod render;
 pub mod value;
 pub mod zoo;

@@ -15,6 +15,9 @@ pub const BUNDLE_KEY: &str = "aiop.bundle";
 /// Version of the bundle layout (inputs, outputs, metadata).
 pub const BUNDLE_FORMAT: u32 = 1;
 
+/// Task name of the mean-of-adapters column when it was fitted to no task of its own.
+pub const MEAN_OF_ADAPTERS: &str = "mean-of-adapters";
+
 /// One output column: a task and how to map its scores back to the task's metric.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskOutput {
@@ -128,6 +131,14 @@ impl BundleMeta {
             return Err(BundleError::NotAPredictor("no task outputs".into()));
         }
         Ok(meta)
+    }
+
+    /// The columns worth showing by default: every task except a bare mean of adapters
+    /// (one fitted to no task of its own).
+    pub fn default_columns(&self) -> Vec<usize> {
+        (0..self.tasks.len())
+            .filter(|&i| self.tasks[i].task != MEAN_OF_ADAPTERS)
+            .collect()
     }
 
     /// The column of `task`.

@@ -12,6 +12,10 @@ pub mod metrics;
 pub mod runtime;
 pub mod scaling;
 
+/// The default predictor (`models/README.md` is its model card), with the `bundled` feature.
+#[cfg(feature = "bundled")]
+pub const DEFAULT_PREDICTOR: &[u8] = include_bytes!("../../models/predictor/aiop-default.onnx");
+
 pub use bundle::{BundleError, BundleMeta, TaskOutput};
 pub use encoding::{ENCODING_VERSION, EncodedGraph, NUMERIC_FEATURES, OP_CATEGORIES, encode};
 pub use inputs::{InputShape, PredictorInputs};

@@ -1,7 +1,7 @@
 //! How predictions are judged: rank correlation (Spearman's ρ, Kendall's τ-b) and mean
 //! absolute error in the task's metric.
 
-pub use aiop_converter::dataset::stats::{ranks, srcc};
+pub use aiop_converter::rank::{ranks, srcc};
 
 /// Kendall's τ-b (ties in either list handled), O(n²): fine for test sets of thousands.
 pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {

@@ -6,15 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aiop_predictor::metrics::{kendall_tau, mae, srcc};
-use aiop_predictor::{Backend, RuntimePredictor, TaskOutput, encode};
+use aiop_predictor::{Backend, BundleMeta, RuntimePredictor, encode};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use super::convert::find_models;
 use super::{ModelOptions, emit, load_cg};
 
-/// The default predictor, bundled into the binary (see `models/README.md`).
-pub const DEFAULT_PREDICTOR: &[u8] = include_bytes!("../../models/predictor/aiop-default.onnx");
+use aiop_predictor::DEFAULT_PREDICTOR;
 
 /// Which engine runs the predictor.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -157,8 +156,9 @@ fn predict_files(
     Ok(out)
 }
 
-/// The columns to show: `task`, or every task except the bare mean of adapters.
-fn columns(tasks: &[TaskOutput], task: Option<&str>) -> Result<Vec<usize>> {
+/// The columns to show: `task`, or the predictor's default columns.
+fn columns(meta: &BundleMeta, task: Option<&str>) -> Result<Vec<usize>> {
+    let tasks = &meta.tasks;
     match task {
         Some(t) => match tasks.iter().position(|o| o.task == t) {
             Some(i) => Ok(vec![i]),
@@ -170,16 +170,14 @@ fn columns(tasks: &[TaskOutput], task: Option<&str>) -> Result<Vec<usize>> {
                 )
             }
         },
-        None => Ok((0..tasks.len())
-            .filter(|&i| tasks[i].task != "mean-of-adapters")
-            .collect()),
+        None => Ok(meta.default_columns()),
     }
 }
 
 /// Runs `aiop predict`.
 pub fn run_predict(args: PredictArgs) -> Result<ExitCode> {
     let predictor = args.predictor.load()?;
-    let shown = columns(&predictor.meta.tasks, args.task.as_deref())?;
+    let shown = columns(&predictor.meta, args.task.as_deref())?;
     let mut failed = 0;
     let predicted = predict_files(&predictor, &args.models, &args.model_options, &mut failed)?;
     let rows: Vec<Prediction> = predicted
@@ -287,7 +285,7 @@ fn read_labels(path: &Path) -> Result<HashMap<String, f64>> {
 /// Runs `aiop rank`.
 pub fn run_rank(args: RankArgs) -> Result<ExitCode> {
     let predictor = args.predictor.load()?;
-    let column = columns(&predictor.meta.tasks, Some(&args.task))?[0];
+    let column = columns(&predictor.meta, Some(&args.task))?[0];
     let labels = args.labels.as_deref().map(read_labels).transpose()?;
     let mut files = Vec::new();
     for m in &args.models {

@@ -6,7 +6,9 @@
 //! adapters, their mean (the fine-tuned or last calibrated task: the predictor's own output).
 
 use aiop_predictor::ENCODING_VERSION;
-use aiop_predictor::bundle::{BUNDLE_FORMAT, BundleMeta, TaskOutput, vocabulary_hash};
+use aiop_predictor::bundle::{
+    BUNDLE_FORMAT, BundleMeta, MEAN_OF_ADAPTERS, TaskOutput, vocabulary_hash,
+};
 use aiop_predictor::graph::{self, Weight, Weights};
 use tch::Kind;
 
@@ -43,7 +45,7 @@ pub fn output_tasks(p: &Predictor) -> Vec<TaskOutput> {
     if !meta.adapters.is_empty() {
         let (task, samples) = match &meta.finetuned {
             Some(t) => (t.task.clone(), t.samples),
-            None => ("mean-of-adapters".to_string(), 0),
+            None => (MEAN_OF_ADAPTERS.to_string(), 0),
         };
         tasks.push(TaskOutput {
             task,

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the WASM module into wasm/www/pkg (wasm-bindgen --target web). Needs wasm/setup.sh.
+# First build ≈15 min on 2 cores (tract), then seconds. Prints the .wasm size, raw and gzipped.
+set -euo pipefail
+cd "$(dirname "$0")"
+version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
+bindgen="$HOME/.cache/aiop/wasm-bindgen-$version/bin/wasm-bindgen"
+target="${CARGO_TARGET_DIR:-$HOME/.cache/aiop/target}-wasm"
+# Debian's rustc-web and its std sources; rustup's proxies come first on PATH, hence the paths
+PATH=/usr/lib/llvm-22/bin:/usr/bin:/bin RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
+CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=true \
+CARGO_PROFILE_RELEASE_PANIC=abort CARGO_PROFILE_RELEASE_DEBUG=false \
+CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_STRIP=true \
+    /usr/bin/cargo build --release --locked -p aiop-wasm --target wasm32-unknown-unknown \
+    -Z build-std=std,panic_abort --target-dir "$target"
+rm -rf www/pkg
+"$bindgen" --target web --no-typescript --out-dir www/pkg \
+    "$target/wasm32-unknown-unknown/release/aiop_wasm.wasm"
+wasm=www/pkg/aiop_wasm_bg.wasm
+echo "$wasm: $(stat -c %s "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped" >&2

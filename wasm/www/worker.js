@@ -1,0 +1,71 @@
+// The page's worker: runs the WASM module off the main thread, so that converting a large
+// model (ResNet-50 with its weights, ~100 MB) never freezes the tab.
+// Messages in:  {type: "convert", id, name, buffer} · {type: "predictor", name, buffer | null}
+// Messages out: {type: "ready", ms} · {type: "result", id, name, summary, svg, predictions, ms}
+//               {type: "error", id, name, message} · {type: "predictor", name, tasks} ·
+//               {type: "predictor-error", message}
+import init, { Model, Predictor } from "./pkg/aiop_wasm.js";
+
+let predictor = null;
+let predictorSource = { name: "bundled default", bytes: null };
+
+async function start() {
+  const t0 = performance.now();
+  await init();
+  predictor = Predictor.bundled();
+  postMessage({ type: "ready", ms: performance.now() - t0, tasks: tasksOf(predictor) });
+}
+
+function tasksOf(p) {
+  return JSON.parse(p.info()).tasks.map((t) => t.task);
+}
+
+// A trap (a Rust panic: abort in WASM) leaves the module unusable: start it again.
+async function recover() {
+  await init({ module_or_path: new URL("./pkg/aiop_wasm_bg.wasm", import.meta.url) });
+  predictor = predictorSource.bytes
+    ? Predictor.fromBytes(predictorSource.bytes, predictorSource.name)
+    : Predictor.bundled();
+}
+
+function message(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
+const ready = start();
+
+onmessage = async ({ data }) => {
+  await ready;
+  if (data.type === "convert") {
+    let model = null;
+    try {
+      const t0 = performance.now();
+      model = new Model(new Uint8Array(data.buffer), data.name);
+      const t1 = performance.now();
+      const predictions = JSON.parse(model.predict(predictor));
+      const t2 = performance.now();
+      const summary = JSON.parse(model.summary());
+      const svg = model.svg();
+      postMessage({ type: "result", id: data.id, name: data.name, summary, svg, predictions,
+                    ms: { convert: t1 - t0, predict: t2 - t1 } });
+    } catch (e) {
+      postMessage({ type: "error", id: data.id, name: data.name, message: message(e) });
+      if (e instanceof WebAssembly.RuntimeError) await recover();
+    } finally {
+      if (model) model.free();
+    }
+  } else if (data.type === "predictor") {
+    try {
+      const next = data.buffer
+        ? Predictor.fromBytes(new Uint8Array(data.buffer), data.name)
+        : Predictor.bundled();
+      if (predictor) predictor.free();
+      predictor = next;
+      predictorSource = { name: data.name, bytes: data.buffer ? new Uint8Array(data.buffer) : null };
+      postMessage({ type: "predictor", name: data.buffer ? data.name : "bundled default",
+                    tasks: tasksOf(predictor) });
+    } catch (e) {
+      postMessage({ type: "predictor-error", message: message(e) });
+    }
+  }
+};
