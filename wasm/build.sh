@@ -11,11 +11,11 @@ PATH=/usr/lib/llvm-22/bin:/usr/bin:/bin RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
 CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=true \
 CARGO_PROFILE_RELEASE_PANIC=abort CARGO_PROFILE_RELEASE_DEBUG=false \
-CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_STRIP=true \
+CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_STRIP=debuginfo \
     /usr/bin/cargo build --release --locked -p aiop-wasm --target wasm32-unknown-unknown \
     -Z build-std=std,panic_abort --target-dir "$target"
 rm -rf www/pkg
-"$bindgen" --target web --no-typescript --out-dir www/pkg \
+"$bindgen" --target web --no-typescript --remove-name-section --remove-producers-section --out-dir www/pkg \
     "$target/wasm32-unknown-unknown/release/aiop_wasm.wasm"
 wasm=www/pkg/aiop_wasm_bg.wasm
 echo "$wasm: $(stat -c %s "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped" >&2
