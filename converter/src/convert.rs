@@ -11,7 +11,7 @@ use crate::cg::{self, Cg};
 use crate::error::{ConvertError, Result};
 use crate::infer::{self, fact::Fact};
 use crate::ir::{DeclaredDim, Model};
-use crate::onnx;
+use crate::{onnx, tf};
 
 /// How to bind the dimensions a model leaves open.
 #[derive(Clone, Debug)]
@@ -57,18 +57,18 @@ impl ConvertOptions {
 
 /// Converts the model file at `path` (ONNX) to a CG named after the file stem.
 pub fn convert_file(path: &Path, options: &ConvertOptions) -> Result<Cg> {
-    if path.is_dir() {
+    let model = if tf::is_tf_model(path) {
+        tf::read_tf(path)?
+    } else if path.is_dir() {
         return Err(ConvertError::UnknownFormat(
-            "a directory (TensorFlow SavedModel import is not available yet)".into(),
+            "a directory without saved_model.pb".into(),
         ));
-    }
-    let model = match path.extension().and_then(|e| e.to_str()) {
-        Some("pb") | Some("pbtxt") => {
-            return Err(ConvertError::UnknownFormat(
-                "TensorFlow graphs are not supported yet".into(),
-            ));
-        }
-        _ => onnx::read_onnx(path)?,
+    } else if path.extension().is_some_and(|e| e == "pbtxt") {
+        return Err(ConvertError::UnknownFormat(
+            "text GraphDefs (.pbtxt) are not supported; freeze the graph to a binary .pb".into(),
+        ));
+    } else {
+        onnx::read_onnx(path)?
     };
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
     let file = path.file_name().and_then(|s| s.to_str()).unwrap_or(stem);
@@ -78,6 +78,12 @@ pub fn convert_file(path: &Path, options: &ConvertOptions) -> Result<Cg> {
 /// Converts ONNX bytes (no external data folder) to a CG called `name`.
 pub fn convert_onnx_bytes(bytes: Bytes, name: &str, options: &ConvertOptions) -> Result<Cg> {
     let model = onnx::parse_onnx(bytes, None)?;
+    convert_model(model, name, name, options)
+}
+
+/// Converts the bytes of a frozen TensorFlow `GraphDef` (`.pb`) to a CG called `name`.
+pub fn convert_tf_bytes(bytes: &[u8], name: &str, options: &ConvertOptions) -> Result<Cg> {
+    let model = tf::parse_tf(bytes, false)?;
     convert_model(model, name, name, options)
 }
 

@@ -19,6 +19,9 @@ pub enum ConvertError {
     #[error("not a valid ONNX file: {0}")]
     Decode(String),
     /// The file is well-formed but breaks a rule of the format.
+    #[error("not a valid TensorFlow file: {0}")]
+    DecodeTf(String),
+
     #[error("invalid model: {0}")]
     Invalid(String),
     /// A tensor's external data points somewhere the converter will not read.

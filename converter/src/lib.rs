@@ -1,4 +1,4 @@
-//! aiop-converter: model files (ONNX) → computational graphs (CG) with shapes, MACs and params.
+//! aiop-converter: model files (ONNX, TensorFlow) → computational graphs (CG) with shapes, MACs and params.
 //!
 //! ```no_run
 //! let cg = aiop_converter::convert_file("resnet50.onnx".as_ref(), &Default::default())?;
@@ -6,7 +6,7 @@
 //! # Ok::<(), aiop_converter::ConvertError>(())
 //! ```
 //!
-//! Layers, from the file up: [`onnx`] decodes and lowers to [`ir`]; [`infer`] computes a fact
+//! Layers, from the file up: [`onnx`] and [`tf`] decode and lower to [`ir`]; [`infer`] computes a fact
 //! (type, shape, small values) for every tensor with per-op rules; [`cg`] keeps the operations
 //! on the data path and counts costs; [`render`] draws the result.
 
@@ -20,11 +20,13 @@ pub mod ir;
 pub mod onnx;
 pub mod rank;
 pub mod render;
+pub mod tf;
 pub mod value;
 pub mod zoo;
 
 pub use cg::{Cg, CgNode, OpCategory, ShapeStatus};
 pub use convert::{
-    ConvertOptions, convert_file, convert_model, convert_onnx_bytes, data_inputs, seed_facts,
+    ConvertOptions, convert_file, convert_model, convert_onnx_bytes, convert_tf_bytes, data_inputs,
+    seed_facts,
 };
 pub use error::ConvertError;

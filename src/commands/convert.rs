@@ -94,9 +94,11 @@ pub fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
         for e in entries.flatten() {
             let p = e.path();
             let ft = e.file_type()?;
-            if ft.is_dir() {
+            if ft.is_dir() && aiop_converter::tf::is_tf_model(&p) {
+                found.push(p); // a SavedModel folder
+            } else if ft.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "onnx") {
+            } else if p.extension().is_some_and(|x| x == "onnx" || x == "pb") {
                 found.push(p);
             }
         }
@@ -108,7 +110,7 @@ pub fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
 fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<ExitCode> {
     let models = find_models(&args.model)?;
     if models.is_empty() {
-        bail!("no .onnx files under {}", args.model.display());
+        bail!("no .onnx or .pb files under {}", args.model.display());
     }
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;

@@ -13,7 +13,7 @@ once per backend, each with its own Python environment:
 ``requirements.txt`` plus keras.) Files are weight-stripped by default: in the ``.pb`` every
 constant larger than 64 elements keeps its dtype and shape but loses its values; in the ONNX
 file such initializers become graph inputs (as torch's ``export_params=False``).
-``--with-weights`` keeps them. Besides the applications, ``deeplab_mobilenetv2`` is a
+``--with-weights`` keeps them. ``<name>.keras.json`` records Keras's own parameter count. Besides the applications, ``deeplab_mobilenetv2`` is a
 DeepLab-v3+-style segmenter built here: a MobileNetV2 backbone, ASPP (1×1 and three atrous 3×3
 branches and image pooling) and a decoder with a low-level skip, upsampled bilinearly.
 
@@ -55,11 +55,19 @@ STRIP_ABOVE = 64
 
 def build(name: str):
     import keras
+    import numpy as np
 
     constructor, size = MODELS[name]
     if constructor is not None:
-        return getattr(keras.applications, constructor)(weights=None, input_shape=(size, size, 3)), size
-    return deeplab(size), size
+        model = getattr(keras.applications, constructor)(weights=None, input_shape=(size, size, 3))
+    else:
+        model = deeplab(size)
+    # distinct random values in every weight: torch's ONNX exporter merges identical tensors
+    # (fresh BatchNorm statistics are all zeros and ones), which would hide parameters
+    rng = np.random.default_rng(0)
+    for w in model.weights:
+        w.assign(rng.uniform(0.5, 1.5, size=tuple(w.shape)).astype(w.dtype))
+    return model, size
 
 
 def deeplab(size: int, classes: int = 21):
@@ -139,6 +147,11 @@ def export_onnx(name: str, path: Path, with_weights: bool) -> None:
 def run_one(name: str, fmt: str, out: Path, with_weights: bool) -> None:
     path = out / f"{name}.{fmt}"
     (export_pb if fmt == "pb" else export_onnx)(name, path, with_weights)
+    if fmt == "pb":
+        # Keras's own parameter count, the reference the importers are checked against
+        model, size = build(name)
+        info = {"name": name, "input_size": size, "keras_params": int(model.count_params())}
+        (out / f"{name}.keras.json").write_text(json.dumps(info) + "\n")
 
 
 def main() -> int:

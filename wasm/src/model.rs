@@ -5,7 +5,7 @@
 use aiop_converter::cg::format;
 use aiop_converter::cg::summary::summarize;
 use aiop_converter::render::{RenderOptions, to_svg};
-use aiop_converter::{Cg, ConvertError, ConvertOptions, convert_onnx_bytes};
+use aiop_converter::{Cg, ConvertError, ConvertOptions, convert_onnx_bytes, convert_tf_bytes};
 use aiop_predictor::{RuntimePredictor, encode};
 use serde::Serialize;
 
@@ -26,8 +26,8 @@ pub struct Prediction {
 }
 
 impl Converted {
-    /// Converts the bytes of an ONNX file (or of a CG file written by `aiop convert`) named
-    /// `name`, with the CLI's default options (batch 1, 224×224 for open spatial dims).
+    /// Converts the bytes of an ONNX file, a frozen TensorFlow graph (`.pb`) or a CG file
+    /// written by `aiop convert`, named `name`, with the CLI's default options (batch 1, 224×224 for open spatial dims).
     pub fn new(bytes: Vec<u8>, name: &str) -> Result<Converted, String> {
         let fail = |e: &dyn std::fmt::Display| format!("{name}: {e}");
         let cg = if format::is_binary_cg(&bytes) {
@@ -38,8 +38,13 @@ impl Converted {
         } else {
             // the converter reports bad files as errors; a panic would be a bug, caught so
             // that the page shows it instead of dying
+            let options = ConvertOptions::default();
             std::panic::catch_unwind(|| {
-                convert_onnx_bytes(bytes.into(), name, &ConvertOptions::default())
+                if name.to_ascii_lowercase().ends_with(".pb") {
+                    convert_tf_bytes(&bytes, name, &options)
+                } else {
+                    convert_onnx_bytes(bytes.into(), name, &options)
+                }
             })
             .unwrap_or_else(|_| Err(ConvertError::Internal("the converter panicked".into())))
             .map_err(|e| fail(&e))?

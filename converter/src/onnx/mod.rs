@@ -2,6 +2,7 @@
 
 mod external;
 mod lower;
+pub use lower::MAX_TENSOR_ELEMENTS;
 pub mod proto;
 pub mod writer;
 

@@ -1,0 +1,67 @@
+//! TensorFlow import: a frozen `GraphDef` (`.pb`) or a SavedModel folder (`saved_model.pb`,
+//! variables read for their shapes only) lowered to the same [`crate::ir`] graph as ONNX (see
+//! [`lower`] for the layout rules), so a network gives the same CG whichever way it was
+//! exported.
+
+mod lower;
+pub mod proto;
+
+use std::path::Path;
+
+use prost::Message;
+
+use crate::error::{ConvertError, Result};
+use crate::ir::Model;
+
+/// Largest `.pb` read (as for ONNX files).
+const MAX_PB_BYTES: u64 = crate::onnx::MAX_ONNX_BYTES;
+
+/// Whether `path` names a TensorFlow model: a `.pb` file or a SavedModel folder.
+pub fn is_tf_model(path: &Path) -> bool {
+    if path.is_dir() {
+        return path.join("saved_model.pb").is_file();
+    }
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pb"))
+}
+
+/// Decodes and lowers the bytes of a frozen `GraphDef`, or of a `saved_model.pb` when
+/// `saved_model` (its first meta graph).
+pub fn parse_tf(bytes: &[u8], saved_model: bool) -> Result<Model> {
+    if bytes.len() as u64 > MAX_PB_BYTES {
+        return Err(ConvertError::TooLarge(bytes.len() as u64));
+    }
+    let bytes = bytes::Bytes::copy_from_slice(bytes);
+    let graph = if saved_model {
+        let model = proto::SavedModel::decode(bytes)
+            .map_err(|e| ConvertError::DecodeTf(format!("not a SavedModel: {e}")))?;
+        model
+            .meta_graphs
+            .into_iter()
+            .find_map(|m| m.graph_def)
+            .ok_or_else(|| ConvertError::Invalid("the SavedModel has no graph".into()))?
+    } else {
+        proto::GraphDef::decode(bytes)
+            .map_err(|e| ConvertError::DecodeTf(format!("not a GraphDef: {e}")))?
+    };
+    lower::lower_graph(graph)
+}
+
+/// Reads a `.pb` file or a SavedModel folder.
+pub fn read_tf(path: &Path) -> Result<Model> {
+    let (file, saved_model) = if path.is_dir() {
+        (path.join("saved_model.pb"), true)
+    } else {
+        (path.to_path_buf(), false)
+    };
+    let io = |source| ConvertError::Io {
+        path: file.clone(),
+        source,
+    };
+    let len = std::fs::metadata(&file).map_err(io)?.len();
+    if len > MAX_PB_BYTES {
+        return Err(ConvertError::TooLarge(len));
+    }
+    let bytes = std::fs::read(&file).map_err(io)?;
+    parse_tf(&bytes, saved_model)
+}

@@ -1,0 +1,128 @@
+//! TensorFlow import (`.pb`): keras.applications models and a DeepLab-v3+ segmenter exported by
+//! `tools/zoo/export_keras_tf.py` (weight-stripped, in `tests/fixtures/keras.tar.xz`) convert
+//! with every shape known, Keras's own parameter count, and the MACs of the ONNX export of the
+//! same model (within 1 %). Bad `.pb` files get a clear error and exit code 2.
+
+mod common;
+
+use aiop_converter::{ConvertOptions, convert_file};
+
+/// Models whose `.pb` parameter count differs from Keras's: how many fewer, and why.
+const PARAM_EXCEPTIONS: &[(&str, u64, &str)] = &[
+    ("efficientnetb0", 1, NORMALIZATION_COUNT),
+    ("efficientnetb1", 1, NORMALIZATION_COUNT),
+    ("efficientnetb2", 1, NORMALIZATION_COUNT),
+    ("efficientnetb3", 1, NORMALIZATION_COUNT),
+];
+const NORMALIZATION_COUNT: &str = "Keras counts the Normalization layer's sample count (an int64 \
+     scalar variable), which the inference graph never reads";
+
+#[test]
+fn keras_graphs_match_keras_params_and_onnx_macs() {
+    let (dir, _) = common::unpack_zoo("keras");
+    let (mut checked, mut paired) = (0, 0);
+    for entry in std::fs::read_dir(dir.path()).expect("unpacked") {
+        let pb = entry.expect("entry").path();
+        if pb.extension().is_none_or(|e| e != "pb") {
+            continue;
+        }
+        let stem = pb.file_stem().and_then(|s| s.to_str()).expect("name");
+        let info: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(pb.with_extension("keras.json")).expect("keras.json"),
+        )
+        .expect("json");
+        let tf = convert_file(&pb, &ConvertOptions::default())
+            .unwrap_or_else(|e| panic!("{stem}.pb: {e}"));
+        assert_eq!(tf.unknown_shapes(), 0, "{stem}.pb: {:?}", tf.warnings);
+        let fewer = PARAM_EXCEPTIONS
+            .iter()
+            .find(|(name, ..)| *name == stem)
+            .map_or(0, |(_, n, _)| *n);
+        let keras = info["keras_params"].as_u64().expect("keras_params");
+        assert_eq!(tf.params() + fewer, keras, "{stem}.pb params");
+        checked += 1;
+        let onnx_file = pb.with_extension("onnx");
+        if !onnx_file.exists() {
+            continue; // Keras could not export it to ONNX (xception: a dynamic padding)
+        }
+        let onnx = convert_file(&onnx_file, &ConvertOptions::default())
+            .unwrap_or_else(|e| panic!("{stem}.onnx: {e}"));
+        let ratio = tf.macs() as f64 / onnx.macs() as f64;
+        assert!(
+            (ratio - 1.0).abs() < 0.01,
+            "{stem}: MACs {} (.pb) vs {} (.onnx)",
+            tf.macs(),
+            onnx.macs()
+        );
+        paired += 1;
+    }
+    assert!(
+        checked >= 16 && paired >= 15,
+        "{checked} models, {paired} with ONNX"
+    );
+}
+
+#[test]
+fn bad_pb_files_exit_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let garbage = dir.path().join("garbage.pb");
+    std::fs::write(
+        &garbage,
+        (0..4096u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .expect("write");
+    let (pb_dir, _) = common::unpack_zoo("keras");
+    let real = std::fs::read(pb_dir.path().join("mobilenetv2.pb")).expect("fixture");
+    let truncated = dir.path().join("truncated.pb");
+    std::fs::write(&truncated, &real[..real.len() / 3]).expect("write");
+    let empty = dir.path().join("empty.pb");
+    std::fs::write(&empty, b"").expect("write");
+    for file in [&garbage, &truncated, &empty] {
+        let out = common::aiop(&["inspect", file.to_str().expect("utf-8")]);
+        let (_, stderr) = common::text(&out);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", file.display());
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// A deterministic stand-in for the fuzzer (`fuzz/fuzz_targets/tf_import.rs` needs nightly):
+/// 400 corrupted copies of a real `.pb` (bytes flipped, cut, spliced) all convert or fail
+/// cleanly, without a panic.
+#[test]
+fn corrupted_pb_files_never_panic() {
+    let (dir, _) = common::unpack_zoo("keras");
+    let real = std::fs::read(dir.path().join("mobilenetv2.pb")).expect("fixture");
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..400 {
+        let mut bytes = real.clone();
+        match i % 3 {
+            0 => {
+                for _ in 0..1 + next() % 16 {
+                    let at = (next() % bytes.len() as u64) as usize;
+                    bytes[at] ^= (next() % 255 + 1) as u8;
+                }
+            }
+            1 => bytes.truncate((next() % bytes.len() as u64) as usize),
+            _ => {
+                let from = (next() % bytes.len() as u64) as usize;
+                let to = (next() % bytes.len() as u64) as usize;
+                let len = (next() % 4096) as usize;
+                let chunk: Vec<u8> = bytes[from..(from + len).min(bytes.len())].to_vec();
+                bytes.splice(to..to, chunk);
+            }
+        }
+        let result = std::panic::catch_unwind(|| {
+            aiop_converter::convert_tf_bytes(&bytes, "mutant", &ConvertOptions::default())
+        });
+        assert!(result.is_ok(), "mutant {i} panicked");
+    }
+}
