@@ -578,9 +578,16 @@ impl Lowerer {
                     Some(attr_value::Value::Shape(s)) => shape_dims(s).unwrap_or_default(),
                     _ => Vec::new(),
                 };
+                let dims: Vec<u64> = dims.iter().map(|&d| d.max(0) as u64).collect();
+                let count = dims.iter().try_fold(1u64, |a, d| a.checked_mul(*d));
+                if count.is_none_or(|n| n > crate::onnx::MAX_TENSOR_ELEMENTS) {
+                    return Err(ConvertError::Invalid(format!(
+                        "variable `{out}` of {dims:?} elements is too large"
+                    )));
+                }
                 let c = TfConst {
                     dtype: attr_dtype(node, "dtype"),
-                    dims: dims.iter().map(|&d| d.max(0) as u64).collect(),
+                    dims,
                     value: None,
                 };
                 self.constant(&out, c);
