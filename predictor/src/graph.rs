@@ -62,14 +62,24 @@ impl Architecture {
                 .take_while(|&i| weights.contains_key(&name(i)))
                 .count()
         };
+        let hidden = embedding.dims[1];
+        if !(1..=MAX_HIDDEN).contains(&hidden) || embedding.values.is_empty() {
+            return Err(BundleError::NotAPredictor(format!(
+                "embedding of dims {:?}",
+                embedding.dims
+            )));
+        }
         Ok(Architecture {
-            hidden: embedding.dims[1],
+            hidden,
             gnn_layers: count(&|i| format!("backbone.gnn{i}.root.weight")),
             mlp_layers: count(&|i| format!("head.fc{i}.weight")),
             adapters: count(&|i| format!("adapter{i}.head.out.weight")),
         })
     }
 }
+
+/// Widest node embedding accepted (trained predictors use 32–256).
+const MAX_HIDDEN: i64 = 1 << 16;
 
 fn missing(name: &str) -> BundleError {
     BundleError::NotAPredictor(format!("no weight `{name}`"))

@@ -152,7 +152,7 @@ mod tract {
     use crate::encoding::{EncodedGraph, NUMERIC_FEATURES};
     use crate::inputs::{InputShape, PredictorInputs};
 
-    /// Plans kept at most; the oldest is dropped first.
+    /// Plans kept at most; the least recently used is dropped first.
     pub const MAX_PLANS: usize = 64;
 
     fn engine_error(e: impl std::fmt::Display) -> RuntimeError {
@@ -195,14 +195,15 @@ mod tract {
             let slot = {
                 let mut guard = self.plans.lock().map_err(engine_error)?;
                 let (plans, order) = &mut *guard;
-                if !plans.contains_key(&shape) {
-                    if order.len() >= MAX_PLANS
-                        && let Some(oldest) = order.pop_front()
-                    {
-                        plans.remove(&oldest);
-                    }
-                    order.push_back(shape);
+                if plans.contains_key(&shape) {
+                    // most recently used last
+                    order.retain(|s| *s != shape);
+                } else if order.len() >= MAX_PLANS
+                    && let Some(oldest) = order.pop_front()
+                {
+                    plans.remove(&oldest);
                 }
+                order.push_back(shape);
                 plans.entry(shape).or_default().clone()
             };
             slot.get_or_init(|| self.optimise(shape).map_err(|e| e.to_string()))

@@ -70,12 +70,40 @@ pub fn encoded_records(
     Ok(out)
 }
 
-/// Largest absolute difference between two score tables.
+/// Largest absolute difference between two score tables: infinite when their shapes differ,
+/// NaN when a score is NaN.
 pub fn max_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    a.iter()
+    if a.len() != b.len() || a.iter().zip(b).any(|(x, y)| x.len() != y.len()) {
+        return f32::INFINITY;
+    }
+    let mut max = 0f32;
+    for d in a
+        .iter()
         .zip(b)
         .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
-        .fold(0.0, f32::max)
+    {
+        if d.is_nan() || d > max {
+            max = d;
+        }
+        if max.is_nan() {
+            break;
+        }
+    }
+    max
+}
+
+/// Largest difference `--check` accepts between two runtimes' scaled scores.
+const PARITY_TOLERANCE: f32 = 1e-4;
+
+/// An error when `difference` is out of tolerance (or NaN).
+fn check_tolerance(what: &str, difference: f32) -> Result<()> {
+    if difference <= PARITY_TOLERANCE {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "parity check failed: {what} differ by {difference:e} (> {PARITY_TOLERANCE:e})"
+        )
+    }
 }
 
 /// Writes the libtorch reference of `predictor` and compares the runtimes with it.
@@ -107,11 +135,12 @@ fn check_parity(predictor: &Predictor, bytes: &[u8], args: &Args) -> Result<()> 
         for chunk in graphs.chunks(64) {
             got.extend(runtime.scores(chunk)?);
         }
+        let difference = max_difference(&got, &expected);
         eprintln!(
-            "parity on {} CGs: max |{backend:?} − libtorch| = {:.2e}",
-            graphs.len(),
-            max_difference(&got, &expected)
+            "parity on {} CGs: max |{backend:?} − libtorch| = {difference:.2e}",
+            graphs.len()
         );
+        check_tolerance(&format!("{backend:?} and libtorch"), difference)?;
     }
     eprintln!("libtorch scores: {}", path.display());
     Ok(())
@@ -159,11 +188,12 @@ fn rewrite(args: &Args) -> Result<ExitCode> {
             expected.extend(before.scores(chunk)?);
             got.extend(after.scores(chunk)?);
         }
+        let difference = max_difference(&got, &expected);
         eprintln!(
-            "parity on {} CGs: max |rewritten − original| = {:.2e} (tract)",
-            graphs.len(),
-            max_difference(&got, &expected)
+            "parity on {} CGs: max |rewritten − original| = {difference:.2e} (tract)",
+            graphs.len()
         );
+        check_tolerance("the rewritten and the original predictor", difference)?;
     }
     eprintln!(
         "{}: {} KB, rewritten from {}",

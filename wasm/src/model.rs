@@ -36,8 +36,9 @@ impl Converted {
             let text = std::str::from_utf8(&bytes).map_err(|e| fail(&e))?;
             format::from_json(text).map_err(|e| fail(&e))?
         } else {
-            // the converter reports bad files as errors; a panic would be a bug, caught so
-            // that the page shows it instead of dying
+            // the converter reports bad files as errors; a panic would be a bug. Natively it is
+            // caught here; in WASM (panic = abort) it traps, and the page restarts its worker
+            // (wasm/www/app.js)
             let options = ConvertOptions::default();
             std::panic::catch_unwind(|| {
                 if name.to_ascii_lowercase().ends_with(".pb") {

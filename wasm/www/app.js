@@ -2,7 +2,20 @@
 // Elements carry the raw numbers in data-* attributes (the browser test reads them).
 
 const $ = (id) => document.getElementById(id);
-const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+/** The worker (started at the end of this file), restarted when the WASM module traps. */
+let worker = null;
+/** A predictor file the user chose: {name, buffer}, sent again to a restarted worker. */
+let customPredictor = null;
+
+function startWorker() {
+  const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  w.onmessage = onMessage;
+  if (customPredictor) {
+    const buffer = customPredictor.buffer.slice(0);
+    w.postMessage({ type: "predictor", name: customPredictor.name, buffer }, [buffer]);
+  }
+  return w;
+}
 
 /** Every model dropped so far: name → {file, summary, predictions}. */
 const models = new Map();
@@ -11,6 +24,11 @@ let nextId = 0;
 let results = 0;
 const pending = new Map();
 const started = performance.now();
+
+/** A prediction as text: two decimals, or "n/a" for a missing (NaN) one. */
+function score(v) {
+  return typeof v === "number" && Number.isFinite(v) ? v.toFixed(2) : "n/a";
+}
 
 function fmt(n, unit = "") {
   const steps = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
@@ -37,7 +55,7 @@ function addFiles(files) {
   for (const f of files) send(f);
 }
 
-worker.onmessage = ({ data }) => {
+function onMessage({ data }) {
   if (data.type === "ready") {
     document.body.dataset.ready = "true";
     document.body.dataset.readyMs = String(Math.round(performance.now() - started));
@@ -58,6 +76,12 @@ worker.onmessage = ({ data }) => {
     showError(data.message);
     $("current").dataset.results = String(++results);
     $("status").textContent = "error";
+    if (data.fatal) {
+      worker.terminate();
+      for (const [, file] of pending) showError(`${data.message}\n${file.name}: not converted (restarting)`);
+      pending.clear();
+      worker = startWorker();
+    }
   } else if (data.type === "predictor") {
     $("predictor-name").textContent = data.name;
     $("status").textContent = `predictor: ${data.name} — tasks: ${data.tasks.join(", ")}`;
@@ -68,9 +92,10 @@ worker.onmessage = ({ data }) => {
     $("current").hidden = true;
     addFiles(files);
   } else if (data.type === "predictor-error") {
+    customPredictor = null;
     showError(data.message);
   }
-};
+}
 
 function show(name) {
   const m = models.get(name);
@@ -93,7 +118,7 @@ function show(name) {
     const tr = document.createElement("tr");
     tr.dataset.task = p.task;
     tr.dataset.value = String(p.prediction);
-    tr.innerHTML = `<td></td><td class="num">${p.prediction.toFixed(2)}</td>`;
+    tr.innerHTML = `<td></td><td class="num">${score(p.prediction)}</td>`;
     tr.firstChild.textContent = p.task;
     return tr;
   }));
@@ -110,14 +135,23 @@ function drawHistogram(ops) {
   const rows = Object.entries(ops).sort((a, b) => b[1] - a[1]);
   const max = Math.max(1, ...rows.map((r) => r[1]));
   const h = 18, label = 130, width = 420;
-  const bars = rows.map(([op, n], i) => {
+  const ns = "http://www.w3.org/2000/svg";
+  const el = (tag, attrs, text) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const svg = el("svg", { viewBox: `0 0 ${width} ${rows.length * h + 6}`, role: "img",
+                          "aria-label": "op histogram" });
+  rows.forEach(([op, n], i) => {
     const w = ((width - label - 50) * n) / max;
-    return `<text x="${label - 6}" y="${i * h + 13}" text-anchor="end" font-size="12">${op}</text>` +
-      `<rect x="${label}" y="${i * h + 3}" width="${w.toFixed(1)}" height="${h - 6}" fill="#2b6cb0"></rect>` +
-      `<text x="${label + w + 4}" y="${i * h + 13}" font-size="12">${n}</text>`;
+    svg.append(
+      el("text", { x: label - 6, y: i * h + 13, "text-anchor": "end", "font-size": 12 }, op),
+      el("rect", { x: label, y: i * h + 3, width: w.toFixed(1), height: h - 6, fill: "#2b6cb0" }),
+      el("text", { x: label + w + 4, y: i * h + 13, "font-size": 12 }, String(n)));
   });
-  $("histogram").innerHTML =
-    `<svg viewBox="0 0 ${width} ${rows.length * h + 6}" role="img" aria-label="op histogram">${bars.join("")}</svg>`;
+  $("histogram").replaceChildren(svg);
 }
 
 // Zoom and pan of the graph drawing (CSS transform of its container).
@@ -171,13 +205,16 @@ function renderRanking() {
   const tasks = [...new Set([...models.values()].flatMap((m) => m.predictions.map((p) => p.task)))];
   const chosen = select.value || tasks[0];
   select.replaceChildren(...tasks.map((t) => new Option(t, t, false, t === chosen)));
-  const value = (m) => (m.predictions.find((p) => p.task === chosen) || { prediction: NaN }).prediction;
+  const value = (m) => {
+    const v = (m.predictions.find((p) => p.task === chosen) || {}).prediction;
+    return typeof v === "number" && Number.isFinite(v) ? v : -Infinity;
+  };
   const ranked = [...models.entries()].sort((a, b) => value(b[1]) - value(a[1]));
   $("ranking").tBodies[0].replaceChildren(...ranked.map(([name, m], i) => {
     const tr = document.createElement("tr");
     tr.dataset.file = name;
     tr.dataset.value = String(value(m));
-    tr.innerHTML = `<td>${i + 1}</td><td></td><td class="num">${value(m).toFixed(2)}</td>` +
+    tr.innerHTML = `<td>${i + 1}</td><td></td><td class="num">${score(value(m))}</td>` +
       `<td class="num">${fmt(m.summary.macs)}</td><td class="num">${fmt(m.summary.params)}</td>`;
     tr.children[1].textContent = name;
     tr.classList.toggle("shown", name === shown);
@@ -201,7 +238,13 @@ $("predictor-file").onchange = async (e) => {
   e.target.value = "";
   if (!f) return;
   showError("");
-  const buffer = await f.arrayBuffer();
+  customPredictor = { name: f.name, buffer: await f.arrayBuffer() };
+  const buffer = customPredictor.buffer.slice(0);
   worker.postMessage({ type: "predictor", name: f.name, buffer }, [buffer]);
 };
-$("predictor-reset").onclick = () => worker.postMessage({ type: "predictor", name: "bundled default", buffer: null });
+$("predictor-reset").onclick = () => {
+  customPredictor = null;
+  worker.postMessage({ type: "predictor", name: "bundled default", buffer: null });
+};
+
+worker = startWorker();

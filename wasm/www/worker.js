@@ -2,12 +2,11 @@
 // model (ResNet-50 with its weights, ~100 MB) never freezes the tab.
 // Messages in:  {type: "convert", id, name, buffer} · {type: "predictor", name, buffer | null}
 // Messages out: {type: "ready", ms} · {type: "result", id, name, summary, svg, predictions, ms}
-//               {type: "error", id, name, message} · {type: "predictor", name, tasks} ·
+//               {type: "error", id, name, message, fatal} · {type: "predictor", name, tasks} ·
 //               {type: "predictor-error", message}
 import init, { Model, Predictor } from "./pkg/aiop_wasm.js";
 
 let predictor = null;
-let predictorSource = { name: "bundled default", bytes: null };
 
 async function start() {
   const t0 = performance.now();
@@ -18,14 +17,6 @@ async function start() {
 
 function tasksOf(p) {
   return JSON.parse(p.info()).tasks.map((t) => t.task);
-}
-
-// A trap (a Rust panic: abort in WASM) leaves the module unusable: start it again.
-async function recover() {
-  await init({ module_or_path: new URL("./pkg/aiop_wasm_bg.wasm", import.meta.url) });
-  predictor = predictorSource.bytes
-    ? Predictor.fromBytes(predictorSource.bytes, predictorSource.name)
-    : Predictor.bundled();
 }
 
 function message(e) {
@@ -49,8 +40,11 @@ onmessage = async ({ data }) => {
       postMessage({ type: "result", id: data.id, name: data.name, summary, svg, predictions,
                     ms: { convert: t1 - t0, predict: t2 - t1 } });
     } catch (e) {
-      postMessage({ type: "error", id: data.id, name: data.name, message: message(e) });
-      if (e instanceof WebAssembly.RuntimeError) await recover();
+      // a trap (a Rust panic aborts in WASM) leaves the module unusable: the page starts a
+      // new worker
+      const fatal = e instanceof WebAssembly.RuntimeError;
+      postMessage({ type: "error", id: data.id, name: data.name, message: message(e), fatal });
+      model = null;
     } finally {
       if (model) model.free();
     }
@@ -61,7 +55,6 @@ onmessage = async ({ data }) => {
         : Predictor.bundled();
       if (predictor) predictor.free();
       predictor = next;
-      predictorSource = { name: data.name, bytes: data.buffer ? new Uint8Array(data.buffer) : null };
       postMessage({ type: "predictor", name: data.buffer ? data.name : "bundled default",
                     tasks: tasksOf(predictor) });
     } catch (e) {

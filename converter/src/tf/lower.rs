@@ -205,7 +205,9 @@ fn decode_tensor(t: &TensorProto) -> Result<TfConst> {
         .unwrap_or_default();
     let count = dims.iter().try_fold(1u64, |a, d| a.checked_mul(*d));
     let count = match count {
-        Some(n) if n <= crate::onnx::MAX_TENSOR_ELEMENTS => n as usize,
+        Some(n) if n <= crate::onnx::MAX_TENSOR_ELEMENTS && usize::try_from(n).is_ok() => {
+            n as usize
+        }
         _ => {
             return Err(ConvertError::Invalid(format!(
                 "a constant of {dims:?} elements is too large"
@@ -269,6 +271,17 @@ pub(super) fn lower_graph(graph: GraphDef) -> Result<Model> {
         warnings: Vec::new(),
         fresh: 0,
     };
+    if let Some(call) = graph
+        .node
+        .iter()
+        .find(|n| matches!(n.op.as_str(), "StatefulPartitionedCall" | "PartitionedCall"))
+    {
+        return Err(ConvertError::Invalid(format!(
+            "the network is inside TensorFlow functions (`{}`, {}), which are not imported yet: \
+             freeze it to a .pb (convert_variables_to_constants_v2)",
+            call.name, call.op
+        )));
+    }
     let mut consumed = std::collections::HashSet::new();
     for node in &graph.node {
         for input in &node.input {
@@ -281,6 +294,12 @@ pub(super) fn lower_graph(graph: GraphDef) -> Result<Model> {
         l.node(node)?;
     }
     // outputs: the last tensors of the data path (produced, never consumed)
+    let produced: std::collections::HashSet<String> = l
+        .graph
+        .nodes
+        .iter()
+        .flat_map(|n| n.outputs.iter().cloned())
+        .collect();
     for node in &graph.node {
         if consumed.contains(&node.name)
             || matches!(
@@ -291,7 +310,7 @@ pub(super) fn lower_graph(graph: GraphDef) -> Result<Model> {
             continue;
         }
         let name = l.resolve(&node.name);
-        if l.graph.nodes.iter().any(|n| n.outputs.contains(&name)) {
+        if produced.contains(&name) {
             l.graph.outputs.push(TensorDecl {
                 name,
                 dtype: DType::Other,
@@ -438,8 +457,13 @@ impl Lowerer {
     }
 
     /// A convolution filter constant rearranged by `perm` (and reshaped to `dims`).
-    /// `None` when the filter is not a 4-D constant.
-    fn filter(&mut self, tensor: &str, perm: [usize; 4], depthwise: bool) -> Option<String> {
+    /// The rearranged filter and its TF dims; `None` when the filter is not a 4-D constant.
+    fn filter(
+        &mut self,
+        tensor: &str,
+        perm: [usize; 4],
+        depthwise: bool,
+    ) -> Option<(String, Vec<u64>)> {
         let c = self.graph.initializers.get(tensor).cloned()?;
         let d = self.tf_dims.get(tensor).cloned().unwrap_or(c.dims.clone());
         if d.len() != 4 {
@@ -460,7 +484,7 @@ impl Lowerer {
                 value: None,
             },
         );
-        Some(name)
+        Some((name, d))
     }
 
     /// Keeps `node` under its TF op name (inference marks its outputs unknown), with a warning.
@@ -597,7 +621,7 @@ impl Lowerer {
                 let Some(block) = inputs.get(1).and_then(|b| self.const_ints(b)) else {
                     return self.unsupported(node, inputs, "non-constant block shape");
                 };
-                self.atrous.insert(first.clone(), block);
+                self.atrous.insert(out.clone(), block);
                 self.alias.insert(out, first);
             }
             "BatchToSpaceND" if self.nhwc && rank_of_first == Some(4) => {
@@ -619,10 +643,13 @@ impl Lowerer {
             }
             "Conv2D" | "DepthwiseConv2dNative" => {
                 let depthwise = op == "DepthwiseConv2dNative";
-                let Some(w) = self.filter(&inputs[1], [3, 2, 0, 1], depthwise) else {
+                let Some((w, filter_dims)) = self.filter(&inputs[1], [3, 2, 0, 1], depthwise)
+                else {
                     return self.unsupported(node, inputs, "the filter is not a 4-D constant");
                 };
-                let atrous = self.atrous.get(&first).cloned();
+                // the TF name of the input: a SpaceToBatchND output marks an atrous convolution
+                let raw_input = node.input.first().and_then(|i| tensor_name(i));
+                let atrous = raw_input.and_then(|i| self.atrous.get(&i).cloned());
                 let dilations = atrous
                     .clone()
                     .unwrap_or_else(|| self.spatial(node, "dilations"));
@@ -631,7 +658,7 @@ impl Lowerer {
                     ("dilations".into(), Attr::Ints(dilations)),
                 ];
                 if depthwise {
-                    let channels = self.tf_dims.get(&inputs[1]).map_or(1, |d| d[2]);
+                    let channels = filter_dims[2];
                     attrs.push(("group".into(), Attr::Int(channels as i64)));
                 }
                 if atrous.is_some() {
@@ -645,7 +672,7 @@ impl Lowerer {
             }
             "Conv2DBackpropInput" => {
                 // inputs: output shape, filter [H, W, out, in], data
-                let Some(w) = self.filter(&inputs[1], [3, 2, 0, 1], false) else {
+                let Some((w, _)) = self.filter(&inputs[1], [3, 2, 0, 1], false) else {
                     return self.unsupported(node, inputs, "the filter is not a 4-D constant");
                 };
                 let mut attrs = vec![("strides".into(), Attr::Ints(self.spatial(node, "strides")))];
@@ -738,14 +765,19 @@ impl Lowerer {
                 else {
                     return self.unsupported(node, inputs, "non-constant axis");
                 };
-                let axis = self.axis(&data[0], axis);
+                let known = data
+                    .iter()
+                    .find(|d| self.rank.contains_key(*d))
+                    .unwrap_or(&data[0])
+                    .clone();
+                let axis = self.axis(&known, axis);
                 self.push(
                     node,
                     "Concat",
                     data.to_vec(),
                     vec![("axis".into(), Attr::Int(axis))],
                 );
-                if let Some(r) = self.rank.get(&data[0]).copied() {
+                if let Some(r) = self.rank.get(&known).copied() {
                     self.rank.insert(out, r);
                 }
             }
@@ -813,10 +845,10 @@ impl Lowerer {
                     vec![lead, hw],
                     vec![("axis".into(), Attr::Int(0))],
                 );
-                let mode = if op == "ResizeNearestNeighbor" {
-                    "nearest"
-                } else {
-                    "linear"
+                let mode = match op {
+                    "ResizeNearestNeighbor" => "nearest",
+                    "ResizeBicubic" => "cubic",
+                    _ => "linear",
                 };
                 self.push(
                     node,

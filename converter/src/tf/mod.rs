@@ -52,7 +52,8 @@ pub fn read_tf(path: &Path) -> Result<Model> {
     let (file, saved_model) = if path.is_dir() {
         (path.join("saved_model.pb"), true)
     } else {
-        (path.to_path_buf(), false)
+        let named = path.file_name().is_some_and(|n| n == "saved_model.pb");
+        (path.to_path_buf(), named)
     };
     let io = |source| ConvertError::Io {
         path: file.clone(),
