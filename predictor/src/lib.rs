@@ -19,5 +19,5 @@ pub const DEFAULT_PREDICTOR: &[u8] = include_bytes!("../../models/predictor/aiop
 pub use bundle::{BundleError, BundleMeta, TaskOutput};
 pub use encoding::{ENCODING_VERSION, EncodedGraph, NUMERIC_FEATURES, OP_CATEGORIES, encode};
 pub use inputs::{InputShape, PredictorInputs};
-pub use runtime::{Backend, RuntimeError, RuntimePredictor};
+pub use runtime::{Backend, Prediction, RuntimeError, RuntimePredictor};
 pub use scaling::LabelScaling;

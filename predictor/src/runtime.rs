@@ -37,6 +37,18 @@ pub enum RuntimeError {
 /// Scores of one network: one per task column of the predictor.
 pub type Scores = Vec<f32>;
 
+/// One prediction of one model for one task, as `aiop predict --json` and the browser page
+/// report it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Prediction {
+    pub file: String,
+    pub task: String,
+    /// In the task's metric.
+    pub prediction: f64,
+    pub macs: u64,
+    pub params: u64,
+}
+
 enum Engine {
     #[cfg(feature = "tract")]
     Tract(tract::Model),

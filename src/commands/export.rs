@@ -70,28 +70,6 @@ pub fn encoded_records(
     Ok(out)
 }
 
-/// Largest absolute difference between two score tables: infinite when their shapes differ,
-/// NaN when a score is NaN.
-pub fn max_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    if a.len() != b.len() || a.iter().zip(b).any(|(x, y)| x.len() != y.len()) {
-        return f32::INFINITY;
-    }
-    let mut max = 0f32;
-    for d in a
-        .iter()
-        .zip(b)
-        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
-    {
-        if d.is_nan() || d > max {
-            max = d;
-        }
-        if max.is_nan() {
-            break;
-        }
-    }
-    max
-}
-
 /// Largest difference `--check` accepts between two runtimes' scaled scores.
 const PARITY_TOLERANCE: f32 = 1e-4;
 
@@ -135,7 +113,7 @@ fn check_parity(predictor: &Predictor, bytes: &[u8], args: &Args) -> Result<()> 
         for chunk in graphs.chunks(64) {
             got.extend(runtime.scores(chunk)?);
         }
-        let difference = max_difference(&got, &expected);
+        let difference = aiop_predictor::metrics::max_abs_difference(&got, &expected);
         eprintln!(
             "parity on {} CGs: max |{backend:?} − libtorch| = {difference:.2e}",
             graphs.len()
@@ -188,7 +166,7 @@ fn rewrite(args: &Args) -> Result<ExitCode> {
             expected.extend(before.scores(chunk)?);
             got.extend(after.scores(chunk)?);
         }
-        let difference = max_difference(&got, &expected);
+        let difference = aiop_predictor::metrics::max_abs_difference(&got, &expected);
         eprintln!(
             "parity on {} CGs: max |rewritten − original| = {difference:.2e} (tract)",
             graphs.len()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aiop_predictor::metrics::{kendall_tau, mae, srcc};
-use aiop_predictor::{Backend, BundleMeta, RuntimePredictor, encode};
+use aiop_predictor::{Backend, BundleMeta, Prediction, RuntimePredictor, encode};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
@@ -94,16 +94,6 @@ pub struct PredictArgs {
     json: bool,
     #[command(flatten)]
     model_options: ModelOptions,
-}
-
-/// One prediction.
-#[derive(Serialize)]
-struct Prediction {
-    file: String,
-    task: String,
-    prediction: f64,
-    macs: u64,
-    params: u64,
 }
 
 /// A converted model with its predictions for every column of the predictor.

@@ -6,23 +6,12 @@ use aiop_converter::cg::format;
 use aiop_converter::cg::summary::summarize;
 use aiop_converter::render::{RenderOptions, to_svg};
 use aiop_converter::{Cg, ConvertError, ConvertOptions, convert_onnx_bytes, convert_tf_bytes};
-use aiop_predictor::{RuntimePredictor, encode};
-use serde::Serialize;
+use aiop_predictor::{Prediction, RuntimePredictor, encode};
 
 /// A converted model.
 pub struct Converted {
     pub name: String,
     pub cg: Cg,
-}
-
-/// One prediction, as `aiop predict --json` writes it.
-#[derive(Debug, Serialize)]
-pub struct Prediction {
-    pub file: String,
-    pub task: String,
-    pub prediction: f64,
-    pub macs: u64,
-    pub params: u64,
 }
 
 impl Converted {
