@@ -1,11 +1,14 @@
 //! TensorFlow import (`.pb`): keras.applications models and a DeepLab-v3+ segmenter exported by
 //! `tools/zoo/export_keras_tf.py` (weight-stripped, in `tests/fixtures/keras.tar.xz`) convert
 //! with every shape known, Keras's own parameter count, and the MACs of the ONNX export of the
-//! same model (within 1 %). Bad `.pb` files get a clear error and exit code 2.
+//! same model (within 1 %). After canonicalisation (`aiop_converter::cg::canonical`), the `.pb`
+//! and the ONNX export give the same CG: equal MACs, FLOPs, params, node and edge counts, and
+//! the same count per op category. Bad `.pb` files get a clear error and exit code 2.
 
 mod common;
 
-use aiop_converter::{ConvertOptions, convert_file};
+use aiop_converter::cg::summary::summarize;
+use aiop_converter::{Cg, ConvertOptions, convert_file};
 
 /// Models whose `.pb` parameter count differs from Keras's: how many fewer, and why.
 const PARAM_EXCEPTIONS: &[(&str, u64, &str)] = &[
@@ -54,11 +57,32 @@ fn keras_graphs_match_keras_params_and_onnx_macs() {
             tf.macs(),
             onnx.macs()
         );
+        assert_same_canonical_cg(stem, &tf, &onnx);
         paired += 1;
     }
     assert!(
         checked >= 16 && paired >= 15,
         "{checked} models, {paired} with ONNX"
+    );
+}
+
+/// The canonical CGs of the two exports of one network agree in every total and histogram.
+fn assert_same_canonical_cg(stem: &str, tf: &Cg, onnx: &Cg) {
+    let (tf, onnx) = (
+        aiop_converter::cg::canonicalize(tf),
+        aiop_converter::cg::canonicalize(onnx),
+    );
+    let (a, b) = (summarize(&tf), summarize(&onnx));
+    let totals =
+        |s: &aiop_converter::cg::summary::Summary| (s.nodes, s.edges, s.macs, s.flops, s.params);
+    assert_eq!(
+        totals(&a),
+        totals(&b),
+        "{stem}: canonical (nodes, edges, MACs, FLOPs, params) of .pb vs .onnx"
+    );
+    assert_eq!(
+        a.ops, b.ops,
+        "{stem}: canonical op categories of .pb vs .onnx"
     );
 }
 

@@ -23,6 +23,9 @@ pub struct ConvertOptions {
     pub batch: u64,
     /// Height and width bound to open spatial dimensions of 4-D inputs.
     pub resolution: u64,
+    /// Return the canonical CG ([`cg::canonicalize`]): the same for one network whichever
+    /// framework exported it.
+    pub canonical: bool,
 }
 
 impl Default for ConvertOptions {
@@ -31,6 +34,7 @@ impl Default for ConvertOptions {
             input_shapes: HashMap::default(),
             batch: 1,
             resolution: 224,
+            canonical: false,
         }
     }
 }
@@ -139,6 +143,9 @@ pub fn convert_model(model: Model, name: &str, file: &str, options: &ConvertOpti
         format!("{file} ({})", model.producer)
     };
     let mut cg = cg::build(graph, &inferred, &data_inputs, name, &source);
+    if options.canonical {
+        cg = cg::canonicalize(&cg);
+    }
     warnings.append(&mut cg.warnings);
     cg.warnings = warnings;
     Ok(cg)

@@ -59,6 +59,11 @@ pub struct ModelOptions {
     /// Height/width bound to open spatial dimensions of image inputs.
     #[arg(long, default_value_t = 224)]
     pub resolution: u64,
+    /// Canonical CG: layout transposes and casts dropped, batch norms and biases folded into
+    /// the layer before them, so that TensorFlow and ONNX exports of a network agree
+    /// (docs/cg-format.md). Predictors are trained on the plain CG.
+    #[arg(long)]
+    pub canonical: bool,
 }
 
 impl ModelOptions {
@@ -67,6 +72,7 @@ impl ModelOptions {
         let mut o = ConvertOptions {
             batch: self.batch,
             resolution: self.resolution,
+            canonical: self.canonical,
             ..Default::default()
         };
         for spec in &self.input_shape {
@@ -86,6 +92,15 @@ pub fn emit(text: &str) -> Result<()> {
     }
 }
 
+/// A CG read from a file, made canonical if `--canonical` asked for it.
+fn canonical_if_asked(cg: Cg, options: &ConvertOptions) -> Cg {
+    if options.canonical {
+        aiop_converter::cg::canonicalize(&cg)
+    } else {
+        cg
+    }
+}
+
 /// Converts a model file, or reads a CG file (`.json` or binary) as is.
 pub fn load_cg(path: &Path, options: &ConvertOptions) -> Result<Cg> {
     let bad = |error| BadInput {
@@ -100,12 +115,14 @@ pub fn load_cg(path: &Path, options: &ConvertOptions) -> Result<Cg> {
         if format::is_binary_cg(&head[..n]) {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            return format::from_binary(&bytes).with_context(|| format!("{}", path.display()));
+            let cg = format::from_binary(&bytes).with_context(|| format!("{}", path.display()))?;
+            return Ok(canonical_if_asked(cg, options));
         }
         if path.extension().is_some_and(|e| e == "json") {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            return format::from_json(&text).with_context(|| format!("{}", path.display()));
+            let cg = format::from_json(&text).with_context(|| format!("{}", path.display()))?;
+            return Ok(canonical_if_asked(cg, options));
         }
     }
     let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -2,12 +2,14 @@
 //! data flow, per-node shapes and costs. Format documented in `docs/cg-format.md`.
 
 mod build;
+pub mod canonical;
 pub mod cost;
 pub mod format;
 pub mod summary;
 pub mod vocab;
 
 pub use build::build;
+pub use canonical::canonicalize;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 pub use vocab::{OpCategory, VOCAB_VERSION};
