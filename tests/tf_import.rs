@@ -3,7 +3,9 @@
 //! with every shape known, Keras's own parameter count, and the MACs of the ONNX export of the
 //! same model (within 1 %). After canonicalisation (`aiop_converter::cg::canonical`), the `.pb`
 //! and the ONNX export give the same CG: equal MACs, FLOPs, params, node and edge counts, and
-//! the same count per op category. Bad `.pb` files get a clear error and exit code 2.
+//! the same count per op category. TF2 SavedModels of four of them (`keras-savedmodel.tar.xz`,
+//! the network inside functions, an open batch) give exactly the frozen graph's CG. Bad `.pb`
+//! files get a clear error and exit code 2.
 
 mod common;
 
@@ -87,6 +89,36 @@ fn assert_same_canonical_cg(stem: &str, tf: &Cg, onnx: &Cg) {
 }
 
 #[test]
+fn savedmodels_give_the_frozen_graphs_cg() {
+    let (saved, _) = common::unpack_zoo("keras-savedmodel");
+    let (frozen, _) = common::unpack_zoo("keras");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(saved.path()).expect("unpacked") {
+        let folder = entry.expect("entry").path();
+        let Some(stem) = folder
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".savedmodel"))
+        else {
+            continue;
+        };
+        let from_saved = convert_file(&folder, &ConvertOptions::default())
+            .unwrap_or_else(|e| panic!("{stem}.savedmodel: {e}"));
+        let pb = frozen.path().join(format!("{stem}.pb"));
+        let from_frozen = convert_file(&pb, &ConvertOptions::default()).expect("frozen graph");
+        let (a, b) = (summarize(&from_saved), summarize(&from_frozen));
+        assert_eq!(a.unknown_shapes, 0, "{stem}: {:?}", a.warnings);
+        assert_eq!(
+            (a.nodes, a.edges, a.macs, a.flops, a.params, &a.ops),
+            (b.nodes, b.edges, b.macs, b.flops, b.params, &b.ops),
+            "{stem}: SavedModel vs frozen graph"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "{checked} SavedModels");
+}
+
+#[test]
 fn bad_pb_files_exit_2() {
     let dir = tempfile::tempdir().expect("temp dir");
     let garbage = dir.path().join("garbage.pb");
@@ -119,6 +151,26 @@ fn bad_pb_files_exit_2() {
 fn corrupted_pb_files_never_panic() {
     let (dir, _) = common::unpack_zoo("keras");
     let real = std::fs::read(dir.path().join("mobilenetv2.pb")).expect("fixture");
+    corrupt_and_convert(&real, |bytes| {
+        aiop_converter::convert_tf_bytes(bytes, "mutant", &ConvertOptions::default()).is_ok()
+    });
+}
+
+/// The same for a TF2 SavedModel, whose functions are inlined first.
+#[test]
+fn corrupted_savedmodels_never_panic() {
+    let (dir, _) = common::unpack_zoo("keras-savedmodel");
+    let file = dir
+        .path()
+        .join("mobilenetv3small.savedmodel/saved_model.pb");
+    let real = std::fs::read(file).expect("fixture");
+    corrupt_and_convert(&real, |bytes| {
+        aiop_converter::tf::parse_tf(bytes, true).is_ok()
+    });
+}
+
+/// Converts 400 corrupted copies of `real` with `convert`; none may panic.
+fn corrupt_and_convert(real: &[u8], convert: impl Fn(&[u8]) -> bool + std::panic::RefUnwindSafe) {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state << 13;
@@ -127,7 +179,7 @@ fn corrupted_pb_files_never_panic() {
         state
     };
     for i in 0..400 {
-        let mut bytes = real.clone();
+        let mut bytes = real.to_vec();
         match i % 3 {
             0 => {
                 for _ in 0..1 + next() % 16 {
@@ -144,9 +196,7 @@ fn corrupted_pb_files_never_panic() {
                 bytes.splice(to..to, chunk);
             }
         }
-        let result = std::panic::catch_unwind(|| {
-            aiop_converter::convert_tf_bytes(&bytes, "mutant", &ConvertOptions::default())
-        });
+        let result = std::panic::catch_unwind(|| convert(&bytes));
         assert!(result.is_ok(), "mutant {i} panicked");
     }
 }

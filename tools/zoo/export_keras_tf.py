@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
-"""Export keras.applications models (random weights, no downloads) twice: as a frozen
-TensorFlow GraphDef (``.pb``) and as ONNX, for the TF importer's tests (issue 4).
+"""Export keras.applications models (random weights, no downloads) as a frozen TensorFlow
+GraphDef (``.pb``), a TF2 SavedModel and ONNX, for the TF importer's tests (issue 4).
 
 Keras 3 builds the same architecture on either backend, so the two files of one model have the
 same layers and parameter counts; the weights differ (random) and do not matter. Run the script
 once per backend, each with its own Python environment:
 
     KERAS_BACKEND=tensorflow ~/.cache/aiop/venv-tf/bin/python export_keras_tf.py --format pb   --out DIR
+    KERAS_BACKEND=tensorflow ~/.cache/aiop/venv-tf/bin/python export_keras_tf.py --format savedmodel --out DIR
     KERAS_BACKEND=torch      ~/.cache/aiop/venv/bin/python    export_keras_tf.py --format onnx --out DIR
 
 (``requirements-keras-tf.txt`` pins the TensorFlow environment; the torch one is
 ``requirements.txt`` plus keras.) Files are weight-stripped by default: in the ``.pb`` every
 constant larger than 64 elements keeps its dtype and shape but loses its values; in the ONNX
 file such initializers become graph inputs (as torch's ``export_params=False``).
-``--with-weights`` keeps them. ``<name>.keras.json`` records Keras's own parameter count. Besides the applications, ``deeplab_mobilenetv2`` is a
+``--with-weights`` keeps them. A SavedModel (``<name>.savedmodel/``, Keras's
+``model.export(format="tf_saved_model")``: the network inside TF2 functions, an open batch
+dimension) keeps only ``saved_model.pb`` unless ``--with-weights``: the importer reads variable
+shapes from the graph, never the ``variables/`` files. ``<name>.keras.json`` records Keras's own parameter count. Besides the applications, ``deeplab_mobilenetv2`` is a
 DeepLab-v3+-style segmenter built here: a MobileNetV2 backbone, ASPP (1×1 and three atrous 3×3
 branches and image pooling) and a decoder with a low-level skip, upsampled bilinearly.
 
@@ -124,6 +128,20 @@ def export_pb(name: str, path: Path, with_weights: bool) -> None:
     path.write_bytes(graph_def.SerializeToString())
 
 
+def export_savedmodel(name: str, path: Path, with_weights: bool) -> None:
+    import shutil
+
+    model, _ = build(name)
+    model.export(str(path), format="tf_saved_model", verbose=False)
+    if not with_weights:
+        for extra in ("variables", "assets", "fingerprint.pb"):
+            target = path / extra
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+
+
 def export_onnx(name: str, path: Path, with_weights: bool) -> None:
     import numpy as np
     import onnx
@@ -146,7 +164,8 @@ def export_onnx(name: str, path: Path, with_weights: bool) -> None:
 
 def run_one(name: str, fmt: str, out: Path, with_weights: bool) -> None:
     path = out / f"{name}.{fmt}"
-    (export_pb if fmt == "pb" else export_onnx)(name, path, with_weights)
+    exporters = {"pb": export_pb, "savedmodel": export_savedmodel, "onnx": export_onnx}
+    exporters[fmt](name, path, with_weights)
     if fmt == "pb":
         # Keras's own parameter count, the reference the importers are checked against
         model, size = build(name)
@@ -156,7 +175,7 @@ def run_one(name: str, fmt: str, out: Path, with_weights: bool) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--format", choices=("pb", "onnx"), required=True)
+    p.add_argument("--format", choices=("pb", "savedmodel", "onnx"), required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated (default: all)")
     p.add_argument("--with-weights", action="store_true")
@@ -164,7 +183,7 @@ def main() -> int:
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
     backend = os.environ.get("KERAS_BACKEND")
-    wanted = "tensorflow" if args.format == "pb" else "torch"
+    wanted = "torch" if args.format == "onnx" else "tensorflow"
     if backend != wanted:
         print(f"set KERAS_BACKEND={wanted} for --format {args.format}", file=sys.stderr)
         return 2

@@ -26,7 +26,8 @@ const MAX_INLINED_NODES: usize = 1 << 18;
 /// declarations are corrupt or hostile.
 pub const MAX_TENSOR_ELEMENTS: u64 = 1 << 36;
 
-fn check_size(kind: &str, name: &str, dims: &[u64]) -> Result<()> {
+/// An error when `dims` declare more than [`MAX_TENSOR_ELEMENTS`] elements (or overflow).
+pub(crate) fn check_size(kind: &str, name: &str, dims: &[u64]) -> Result<()> {
     let n = dims.iter().try_fold(1u64, |a, d| a.checked_mul(*d));
     match n {
         Some(n) if n <= MAX_TENSOR_ELEMENTS => Ok(()),

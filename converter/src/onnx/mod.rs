@@ -3,6 +3,7 @@
 mod external;
 mod lower;
 pub use lower::MAX_TENSOR_ELEMENTS;
+pub(crate) use lower::check_size;
 pub mod proto;
 pub mod writer;
 

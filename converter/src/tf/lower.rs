@@ -92,6 +92,8 @@ struct Lowerer {
     /// Tensors out of `SpaceToBatchND` (TF's atrous convolution), with the block shape: the
     /// convolution that reads them is dilated by it, and both reshuffles disappear.
     atrous: StdHashMap<String, Vec<i64>>,
+    /// Element counts of computed 1-D shape vectors (`Shape`, `Pack`), when known.
+    lengths: StdHashMap<String, usize>,
     warnings: Vec<String>,
     fresh: usize,
 }
@@ -173,6 +175,7 @@ fn min_inputs(op: &str) -> usize {
         | "ResizeBicubic"
         | "SpaceToBatchND"
         | "BatchToSpaceND" => 2,
+        "StridedSlice" => 4,
         _ if REDUCTIONS.iter().any(|(tf, _)| *tf == op) => 2,
         "Const" | "Placeholder" | "VarHandleOp" | "VariableV2" | "NoOp" | "IdentityN" => 0,
         _ => 1,
@@ -268,20 +271,10 @@ pub(super) fn lower_graph(graph: GraphDef) -> Result<Model> {
         rank: StdHashMap::new(),
         tf_dims: StdHashMap::new(),
         atrous: StdHashMap::new(),
+        lengths: StdHashMap::new(),
         warnings: Vec::new(),
         fresh: 0,
     };
-    if let Some(call) = graph
-        .node
-        .iter()
-        .find(|n| matches!(n.op.as_str(), "StatefulPartitionedCall" | "PartitionedCall"))
-    {
-        return Err(ConvertError::Invalid(format!(
-            "the network is inside TensorFlow functions (`{}`, {}), which are not imported yet: \
-             freeze it to a .pb (convert_variables_to_constants_v2)",
-            call.name, call.op
-        )));
-    }
     let mut consumed = std::collections::HashSet::new();
     for node in &graph.node {
         for input in &node.input {
@@ -578,6 +571,8 @@ impl Lowerer {
                     }
                 });
                 if let Some(d) = &dims {
+                    let fixed: Vec<u64> = d.iter().map(|&v| v.max(1) as u64).collect();
+                    crate::onnx::check_size("placeholder", &out, &fixed)?;
                     self.rank.insert(out.clone(), d.len());
                 }
                 self.graph.inputs.push(TensorDecl {
@@ -603,12 +598,7 @@ impl Lowerer {
                     _ => Vec::new(),
                 };
                 let dims: Vec<u64> = dims.iter().map(|&d| d.max(0) as u64).collect();
-                let count = dims.iter().try_fold(1u64, |a, d| a.checked_mul(*d));
-                if count.is_none_or(|n| n > crate::onnx::MAX_TENSOR_ELEMENTS) {
-                    return Err(ConvertError::Invalid(format!(
-                        "variable `{out}` of {dims:?} elements is too large"
-                    )));
-                }
+                crate::onnx::check_size("variable", &out, &dims)?;
                 let c = TfConst {
                     dtype: attr_dtype(node, "dtype"),
                     dims,
@@ -797,6 +787,19 @@ impl Lowerer {
                 self.push(node, "Pad", vec![first, pads], Vec::new());
                 self.rank.insert(out, rank);
             }
+            "Reshape" if self.const_ints(&inputs[1]).is_none() => {
+                // a shape computed in the graph (Keras's Flatten with an open batch), in TF order
+                let Some(rank) = self.lengths.get(&inputs[1]).copied() else {
+                    return self.unsupported(node, inputs, "non-constant shape of unknown length");
+                };
+                let target = if self.nhwc && rank == 4 {
+                    self.gather(&node.name, &inputs[1], &[0, 3, 1, 2])
+                } else {
+                    inputs[1].clone()
+                };
+                self.rank.insert(out, rank);
+                self.push(node, "Reshape", vec![first, target], Vec::new());
+            }
             "Reshape" => {
                 let Some(shape) = inputs.get(1).and_then(|p| self.const_ints(p)) else {
                     return self.unsupported(node, inputs, "non-constant shape");
@@ -858,6 +861,57 @@ impl Lowerer {
                 );
                 self.rank.insert(out, 4);
             }
+            "Shape" => {
+                // TF order: an NCHW-lowered 4-D tensor's shape is gathered back to NHWC
+                if self.is_nhwc4(&first) {
+                    let lowered = self.fresh(&node.name);
+                    self.push_named(&lowered, "Shape", vec![first], Vec::new());
+                    let indices = self.int_const(&node.name, &[0, 2, 3, 1]);
+                    self.push(node, "Gather", vec![lowered, indices], Vec::new());
+                } else {
+                    self.push(node, "Shape", vec![first], Vec::new());
+                }
+                if let Some(r) = rank_of_first {
+                    self.lengths.insert(out.clone(), r);
+                }
+                self.rank.insert(out, 1);
+            }
+            "StridedSlice" => return self.strided_slice(node, &inputs),
+            "Pack" => {
+                let axis = attr(node, "axis").and_then(|a| match a {
+                    attr_value::Value::I(i) => Some(*i),
+                    _ => None,
+                });
+                let known_rank = inputs.iter().find_map(|i| self.rank.get(i).copied());
+                if inputs.iter().any(|i| self.is_nhwc4(i)) {
+                    return self.unsupported(node, inputs, "packing 4-D tensors");
+                }
+                let rank = known_rank.unwrap_or(0) as i64;
+                let axis = axis.unwrap_or(0);
+                let axis = if axis < 0 { axis + rank + 1 } else { axis };
+                let axes = self.int_const(&node.name, &[axis]);
+                let mut parts = Vec::with_capacity(inputs.len());
+                for input in &inputs {
+                    let part = self.fresh(&node.name);
+                    self.push_named(
+                        &part,
+                        "Unsqueeze",
+                        vec![input.clone(), axes.clone()],
+                        Vec::new(),
+                    );
+                    parts.push(part);
+                }
+                self.push(
+                    node,
+                    "Concat",
+                    parts,
+                    vec![("axis".into(), Attr::Int(axis))],
+                );
+                if rank == 0 {
+                    self.lengths.insert(out.clone(), inputs.len());
+                }
+                self.rank.insert(out, rank as usize + 1);
+            }
             "Softmax" => {
                 let axis = rank_of_first.map_or(-1, |r| self.axis(&first, r as i64 - 1));
                 self.push(
@@ -896,6 +950,102 @@ impl Lowerer {
                     .push(format!("unsupported TensorFlow op {op} (`{}`)", node.name));
                 self.push(node, op, inputs, Vec::new());
             }
+        }
+        Ok(())
+    }
+
+    /// `Gather(tensor, indices)` on axis 0 under a fresh name.
+    fn gather(&mut self, stem: &str, tensor: &str, indices: &[i64]) -> String {
+        let indices = self.int_const(stem, indices);
+        let out = self.fresh(stem);
+        self.push_named(
+            &out,
+            "Gather",
+            vec![tensor.to_string(), indices],
+            Vec::new(),
+        );
+        out
+    }
+
+    /// `StridedSlice` with constant bounds as ONNX `Slice` (plus `Squeeze` for the axes it
+    /// shrinks). Ellipsis and new-axis masks are not lowered.
+    fn strided_slice(&mut self, node: &NodeDef, inputs: &[String]) -> Result<()> {
+        let mask = |name: &str| match attr(node, name) {
+            Some(attr_value::Value::I(i)) => *i,
+            _ => 0,
+        };
+        let (Some(begin), Some(end), Some(strides)) = (
+            self.const_ints(&inputs[1]),
+            self.const_ints(&inputs[2]),
+            self.const_ints(&inputs[3]),
+        ) else {
+            return self.unsupported(node, inputs.to_vec(), "non-constant bounds");
+        };
+        let n = begin.len();
+        if end.len() != n || strides.len() != n || n > 64 {
+            return self.unsupported(node, inputs.to_vec(), "bounds of different lengths");
+        }
+        if mask("ellipsis_mask") != 0 || mask("new_axis_mask") != 0 {
+            return self.unsupported(node, inputs.to_vec(), "ellipsis or new-axis masks");
+        }
+        let bit = |m: i64, i: usize| m >> i & 1 == 1;
+        let (begin_mask, end_mask, shrink) = (
+            mask("begin_mask"),
+            mask("end_mask"),
+            mask("shrink_axis_mask"),
+        );
+        let data = &inputs[0];
+        let (mut starts, mut ends, mut axes, mut steps, mut squeezed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let step = if bit(shrink, i) { 1 } else { strides[i] };
+            if step == 0 {
+                return self.unsupported(node, inputs.to_vec(), "a zero stride");
+            }
+            let start = if bit(begin_mask, i) && !bit(shrink, i) {
+                if step > 0 { 0 } else { i64::MAX }
+            } else {
+                begin[i]
+            };
+            let stop = if bit(shrink, i) {
+                if begin[i] == -1 {
+                    i64::MAX
+                } else {
+                    begin[i].saturating_add(1)
+                }
+            } else if bit(end_mask, i) {
+                if step > 0 { i64::MAX } else { i64::MIN }
+            } else {
+                end[i]
+            };
+            let axis = self.axis(data, i as i64);
+            starts.push(start);
+            ends.push(stop);
+            axes.push(axis);
+            steps.push(step);
+            if bit(shrink, i) {
+                squeezed.push(axis);
+            }
+        }
+        let operands = vec![
+            data.clone(),
+            self.int_const(&node.name, &starts),
+            self.int_const(&node.name, &ends),
+            self.int_const(&node.name, &axes),
+            self.int_const(&node.name, &steps),
+        ];
+        let rank = self.rank.get(data).copied();
+        let out = node.name.clone();
+        if squeezed.is_empty() {
+            self.push(node, "Slice", operands, Vec::new());
+        } else {
+            let sliced = self.fresh(&node.name);
+            self.push_named(&sliced, "Slice", operands, Vec::new());
+            let squeeze = self.int_const(&node.name, &squeezed);
+            self.push(node, "Squeeze", vec![sliced, squeeze], Vec::new());
+        }
+        if let Some(r) = rank {
+            self.rank.insert(out, r.saturating_sub(squeezed.len()));
         }
         Ok(())
     }

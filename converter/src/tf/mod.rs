@@ -1,8 +1,10 @@
-//! TensorFlow import: a frozen `GraphDef` (`.pb`) or a SavedModel folder (`saved_model.pb`,
-//! variables read for their shapes only) lowered to the same [`crate::ir`] graph as ONNX (see
-//! [`lower`] for the layout rules), so a network gives the same CG whichever way it was
-//! exported.
+//! TensorFlow import: a frozen `GraphDef` (`.pb`) or a SavedModel folder (`saved_model.pb`;
+//! variables are known by the shapes their handles declare, the `variables/` files are never
+//! read) lowered to the same [`crate::ir`] graph as ONNX, so a network gives the same CG
+//! whichever way it was exported. [`inline`] flattens TF2 function calls and orders the nodes;
+//! [`lower`] holds the op and layout rules.
 
+mod inline;
 mod lower;
 pub mod proto;
 
@@ -26,25 +28,44 @@ pub fn is_tf_model(path: &Path) -> bool {
 }
 
 /// Decodes and lowers the bytes of a frozen `GraphDef`, or of a `saved_model.pb` when
-/// `saved_model` (its first meta graph).
+/// `saved_model` (its first meta graph, through its `serving_default` signature or else the
+/// first one). Function calls (TF2) are inlined first.
 pub fn parse_tf(bytes: &[u8], saved_model: bool) -> Result<Model> {
     if bytes.len() as u64 > MAX_PB_BYTES {
         return Err(ConvertError::TooLarge(bytes.len() as u64));
     }
     let bytes = bytes::Bytes::copy_from_slice(bytes);
-    let graph = if saved_model {
+    let (graph, outputs) = if saved_model {
         let model = proto::SavedModel::decode(bytes)
             .map_err(|e| ConvertError::DecodeTf(format!("not a SavedModel: {e}")))?;
-        model
+        let meta = model
             .meta_graphs
             .into_iter()
-            .find_map(|m| m.graph_def)
-            .ok_or_else(|| ConvertError::Invalid("the SavedModel has no graph".into()))?
+            .find(|m| m.graph_def.is_some())
+            .ok_or_else(|| ConvertError::Invalid("the SavedModel has no graph".into()))?;
+        let outputs = serving_outputs(&meta);
+        (meta.graph_def.unwrap_or_default(), outputs)
     } else {
-        proto::GraphDef::decode(bytes)
-            .map_err(|e| ConvertError::DecodeTf(format!("not a GraphDef: {e}")))?
+        let graph = proto::GraphDef::decode(bytes)
+            .map_err(|e| ConvertError::DecodeTf(format!("not a GraphDef: {e}")))?;
+        (graph, Vec::new())
     };
-    lower::lower_graph(graph)
+    lower::lower_graph(inline::flatten(graph, &outputs)?)
+}
+
+/// The output tensors of the signature a SavedModel serves with: `serving_default`, else the
+/// first signature that is not an internal one (`__saved_model_init_op`). Empty for TF1 models
+/// without signatures: then every node is kept.
+fn serving_outputs(meta: &proto::MetaGraphDef) -> Vec<String> {
+    let signature = meta.signature_def.get("serving_default").or_else(|| {
+        meta.signature_def
+            .iter()
+            .find(|(name, s)| !name.starts_with("__") && !s.outputs.is_empty())
+            .map(|(_, s)| s)
+    });
+    signature
+        .map(|s| s.outputs.values().map(|t| t.name.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// Reads a `.pb` file or a SavedModel folder.

@@ -12,8 +12,56 @@ use bytes::Bytes;
 pub struct GraphDef {
     #[prost(message, repeated, tag = "1")]
     pub node: Vec<NodeDef>,
+    /// Functions the nodes may call (TF2 keeps the whole network in them).
+    #[prost(message, optional, tag = "2")]
+    pub library: Option<FunctionDefLibrary>,
     #[prost(message, optional, tag = "4")]
     pub versions: Option<VersionDef>,
+}
+
+/// `FunctionDefLibrary`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FunctionDefLibrary {
+    #[prost(message, repeated, tag = "1")]
+    pub function: Vec<FunctionDef>,
+}
+
+/// `FunctionDef`: a function body. Its nodes read the arguments by name and other nodes'
+/// outputs as `node:output_arg:index`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FunctionDef {
+    #[prost(message, optional, tag = "1")]
+    pub signature: Option<OpDef>,
+    #[prost(message, repeated, tag = "3")]
+    pub node_def: Vec<NodeDef>,
+    /// Output argument name → the tensor that returns it.
+    #[prost(btree_map = "string, string", tag = "4")]
+    pub ret: BTreeMap<String, String>,
+}
+
+/// `OpDef`: a function's name and arguments.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OpDef {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(message, repeated, tag = "2")]
+    pub input_arg: Vec<ArgDef>,
+    #[prost(message, repeated, tag = "3")]
+    pub output_arg: Vec<ArgDef>,
+}
+
+/// `OpDef.ArgDef`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ArgDef {
+    #[prost(string, tag = "1")]
+    pub name: String,
+}
+
+/// `NameAttrList`: a function reference (the `f` attribute of a call).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NameAttrList {
+    #[prost(string, tag = "1")]
+    pub name: String,
 }
 
 /// `VersionDef`: the producer's GraphDef version.
@@ -40,7 +88,7 @@ pub struct NodeDef {
 /// `AttrValue`: one attribute.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AttrValue {
-    #[prost(oneof = "attr_value::Value", tags = "1, 2, 3, 4, 5, 6, 7, 8")]
+    #[prost(oneof = "attr_value::Value", tags = "1, 2, 3, 4, 5, 6, 7, 8, 10")]
     pub value: Option<attr_value::Value>,
 }
 
@@ -66,6 +114,8 @@ pub mod attr_value {
         Shape(super::TensorShapeProto),
         #[prost(message, tag = "8")]
         Tensor(super::TensorProto),
+        #[prost(message, tag = "10")]
+        Func(super::NameAttrList),
     }
 }
 
@@ -127,11 +177,30 @@ pub struct SavedModel {
     pub meta_graphs: Vec<MetaGraphDef>,
 }
 
-/// `MetaGraphDef`: a graph with its tags and signatures (only the graph is read).
+/// `MetaGraphDef`: a graph with its signatures.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct MetaGraphDef {
     #[prost(message, optional, tag = "2")]
     pub graph_def: Option<GraphDef>,
+    /// Entry points by name (`serving_default`, …).
+    #[prost(btree_map = "string, message", tag = "5")]
+    pub signature_def: BTreeMap<String, SignatureDef>,
+}
+
+/// `SignatureDef`: the tensors an entry point feeds and fetches.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SignatureDef {
+    #[prost(btree_map = "string, message", tag = "1")]
+    pub inputs: BTreeMap<String, TensorInfo>,
+    #[prost(btree_map = "string, message", tag = "2")]
+    pub outputs: BTreeMap<String, TensorInfo>,
+}
+
+/// `TensorInfo`: a tensor of the graph by name (`node:k`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TensorInfo {
+    #[prost(string, tag = "1")]
+    pub name: String,
 }
 
 /// TensorFlow `DataType` codes → ONNX element type codes (0 when unsupported).
