@@ -4,8 +4,9 @@
 //! same model (within 1 %). After canonicalisation (`aiop_converter::cg::canonical`), the `.pb`
 //! and the ONNX export give the same CG: equal MACs, FLOPs, params, node and edge counts, and
 //! the same count per op category. TF2 SavedModels of four of them (`keras-savedmodel.tar.xz`,
-//! the network inside functions, an open batch) give exactly the frozen graph's CG. Bad `.pb`
-//! files get a clear error and exit code 2.
+//! the network inside functions, an open batch) give exactly the frozen graph's CG, and one
+//! network written NHWC and NCHW gives one CG. Bad `.pb` files get a clear error and exit
+//! code 2.
 
 mod common;
 
@@ -116,6 +117,54 @@ fn savedmodels_give_the_frozen_graphs_cg() {
         checked += 1;
     }
     assert!(checked >= 4, "{checked} SavedModels");
+}
+
+/// One small network written channels-last and channels-first (`tools/zoo/export_tf_layouts.py`:
+/// Conv2D, BiasAdd, FusedBatchNormV3, pools, depthwise, Conv2DBackpropInput, ConcatV2, Mean)
+/// gives one CG, with the MACs and parameters counted by hand.
+#[test]
+fn nhwc_and_nchw_graphs_give_one_cg() {
+    let (dir, _) = common::unpack_zoo("tf-layouts");
+    let convert = |name: &str| {
+        let cg = convert_file(&dir.path().join(name), &ConvertOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(cg.unknown_shapes(), 0, "{name}: {:?}", cg.warnings);
+        summarize(&cg)
+    };
+    let (nhwc, nchw) = (convert("layouts_nhwc.pb"), convert("layouts_nchw.pb"));
+    // conv 32·32·16·27 + depthwise 16·16·16·9 + 1×1 conv 16·16·8·16
+    // + transposed conv (16·16·24 inputs)·12·2·2 + matmul 12·10
+    assert_eq!(nhwc.macs, 442_368 + 36_864 + 32_768 + 294_912 + 120);
+    // conv 432 + bias 16 + batch norm scale and offset 32 + depthwise 144 + 1×1 conv 128
+    // + transposed conv 1,152 + matmul 120
+    assert_eq!(nhwc.params, 432 + 16 + 32 + 144 + 128 + 1152 + 120);
+    assert_eq!(nhwc.ops.get("conv_transpose"), Some(&1));
+    assert_eq!(
+        (
+            nchw.nodes,
+            nchw.edges,
+            nchw.macs,
+            nchw.flops,
+            nchw.params,
+            &nchw.ops
+        ),
+        (
+            nhwc.nodes,
+            nhwc.edges,
+            nhwc.macs,
+            nhwc.flops,
+            nhwc.params,
+            &nhwc.ops
+        )
+    );
+    let outputs = |s: &aiop_converter::cg::summary::Summary| s.outputs[0].shape.clone();
+    assert_eq!(outputs(&nhwc), [1, 10]);
+    assert_eq!(outputs(&nchw), [1, 10]);
+    // a TF1 SavedModel (graph-mode variables, simple_save, open batch), variables folder dropped
+    let tf1 = convert("tf1_savedmodel");
+    assert_eq!(tf1.macs, 442_368 + 160);
+    assert_eq!(tf1.params, 432 + 16 + 160);
+    assert_eq!(outputs(&tf1), [1, 10]);
 }
 
 #[test]
