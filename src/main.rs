@@ -51,6 +51,9 @@ enum Command {
     #[cfg(feature = "train")]
     /// Write a trained predictor as one ONNX file (runs without libtorch).
     Export(commands::export::Args),
+    #[cfg(feature = "train")]
+    /// Shared task heads with latent sampling: pseudo-labels for new tasks.
+    Heads(commands::heads::Args),
     /// Predict the task performance of models with an exported (default: bundled) predictor.
     Predict(commands::predict::PredictArgs),
     /// Rank models by predicted performance (with true values: SRCC, Kendall τ, MAE).
@@ -79,6 +82,8 @@ fn main() -> ExitCode {
         Command::Eval(a) => commands::eval::run(a),
         #[cfg(feature = "train")]
         Command::Export(a) => commands::export::run(a),
+        #[cfg(feature = "train")]
+        Command::Heads(a) => commands::heads::run(a),
         Command::Predict(a) => commands::predict::run_predict(a),
         Command::Rank(a) => commands::predict::run_rank(a),
         Command::Predictor(a) => commands::predict::run_info(a),

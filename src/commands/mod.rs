@@ -6,6 +6,8 @@ pub mod dataset;
 pub mod eval;
 #[cfg(feature = "train")]
 pub mod export;
+#[cfg(feature = "train")]
+pub mod heads;
 pub mod inspect;
 pub mod predict;
 pub mod render;

@@ -12,7 +12,8 @@
 //! - [`adaproxy`]: the AdaProxy rescaling, the paper's alternative to fine-tuning;
 //! - [`transfer`]: zero-shot and k-sample fine-tuned transfer to a new task;
 //! - [`protocol`]: whole evaluation protocols (TOML) with every baseline, as in the paper;
-//! - [`proxies`]: NASLib's zero-cost proxies as baselines.
+//! - [`proxies`]: NASLib's zero-cost proxies as baselines;
+//! - [`heads`]: synthetic scenes, heatmap targets and task metrics for the shared task heads.
 
 pub mod adaproxy;
 pub mod batch;
@@ -20,6 +21,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod heads;
 pub mod model;
 pub mod optim;
 pub mod predictor;

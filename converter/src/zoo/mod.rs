@@ -2,3 +2,4 @@
 //! ONNX (with [`crate::onnx::writer`]), so they go through the same converter as any file.
 
 pub mod nb201;
+pub mod ofa;

@@ -1,0 +1,482 @@
+//! The shared-head experiment (paper, Table 1), small enough for a CPU: bodies of one family
+//! pretrained on the synthetic scenes' classification as a weight-sharing supernet; test
+//! bodies sampled round robin over length bins; for each, the ground truth (body and a fresh
+//! head trained individually) against pseudo-labels from a short fine-tune of the body with a
+//! shared head trained by body swapping or by latent sampling. Every body's CG (body and task
+//! head, written as ONNX and converted) is returned with its labels.
+
+use std::time::Instant;
+
+use aiop_converter::Cg;
+use aiop_converter::zoo::ofa::onnx::{self as ofa_onnx, Head};
+use aiop_converter::zoo::ofa::{Body, Family, LengthBins};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use super::bodies::BodyNet;
+use super::latent::{BodyPool, LatentStats};
+use super::metrics::{Confusion, keypoint_ap, pck};
+use super::synthetic::SyntheticSet;
+use super::targets::argmax_keypoints;
+use super::task_heads::{HEATMAP_STRIDE, TaskHead};
+use crate::TrainError;
+
+/// Every knob of the experiment (the defaults: see [`ExperimentConfig::default`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExperimentConfig {
+    pub family: String,
+    /// `pose` or `segmentation` (`classification` works too).
+    pub task: String,
+    pub seed: u64,
+    pub resolution: usize,
+    pub train_images: usize,
+    pub test_images: usize,
+    pub batch: i64,
+    /// Supernet pretraining on classification (a random body per step).
+    pub pretrain_steps: usize,
+    /// Test bodies, spread round robin over the length bins.
+    pub bodies: usize,
+    pub bins: usize,
+    /// `N`: bodies per bin in the latent-sampling set.
+    pub per_bin: usize,
+    /// Steps of an individually trained body and head (the ground truth).
+    pub ground_truth_steps: usize,
+    /// Steps of each shared head.
+    pub shared_steps: usize,
+    /// Body swapping changes the body every this many minibatches (the paper: 10).
+    pub swap_every: usize,
+    /// Steps of the fine-tune that turns a shared head into a pseudo-label.
+    pub finetune_steps: usize,
+    pub learning_rate: f64,
+}
+
+impl Default for ExperimentConfig {
+    /// About half an hour on two CPU cores for the MobileNetV3-like family.
+    fn default() -> Self {
+        ExperimentConfig {
+            family: "mbv3".into(),
+            task: "pose".into(),
+            seed: 0,
+            resolution: 64,
+            train_images: 4096,
+            test_images: 512,
+            batch: 32,
+            pretrain_steps: 600,
+            bodies: 30,
+            bins: 5,
+            per_bin: 2,
+            ground_truth_steps: 120,
+            shared_steps: 400,
+            swap_every: 10,
+            finetune_steps: 40,
+            learning_rate: 2e-3,
+        }
+    }
+}
+
+/// One test body's labels in the task's metric (PCK@0.2 for pose, mIoU for segmentation,
+/// top-1 for classification; all in %).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BodyLabels {
+    pub name: String,
+    pub length: usize,
+    pub bin: usize,
+    pub macs: u64,
+    pub params: u64,
+    pub ground_truth: f64,
+    pub body_swap: f64,
+    pub latent_sampling: f64,
+    /// Keypoint AP (COCO-style OKS) of the three, for pose.
+    pub keypoint_ap: Option<[f64; 3]>,
+}
+
+/// Mean, standard deviation and SRCC to the ground truth of one labelling method.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MethodSummary {
+    pub method: String,
+    pub mean: f64,
+    pub std: f64,
+    pub srcc: Option<f64>,
+}
+
+/// Seconds spent in each phase.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Timings {
+    pub data: f64,
+    pub pretrain: f64,
+    pub ground_truth: f64,
+    pub body_swap_head: f64,
+    pub latent_head: f64,
+    pub pseudo_labels: f64,
+    pub total: f64,
+}
+
+/// What the experiment measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExperimentReport {
+    pub config: ExperimentConfig,
+    pub metric: String,
+    /// Top-1 (%) of the pretrained supernet's largest body on the test scenes.
+    pub pretrain_top1: f64,
+    pub bodies: Vec<BodyLabels>,
+    pub summary: Vec<MethodSummary>,
+    pub timings: Timings,
+}
+
+/// Phases the experiment reports progress for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Pretrain,
+    GroundTruth,
+    BodySwapHead,
+    LatentHead,
+    PseudoLabels,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Pretrain => "pretrain supernet",
+            Phase::GroundTruth => "ground truth",
+            Phase::BodySwapHead => "body-swap head",
+            Phase::LatentHead => "latent-sampling head",
+            Phase::PseudoLabels => "pseudo-labels",
+        }
+    }
+}
+
+/// Reports `(phase, done, total)`.
+pub type Progress<'a> = &'a dyn Fn(Phase, usize, usize);
+
+/// The scenes as tensors on the device.
+struct Split {
+    set: SyntheticSet,
+    tensors: super::synthetic::SceneTensors,
+}
+
+impl Split {
+    fn new(seed: u64, count: usize, size: usize, device: Device) -> Result<Split, TrainError> {
+        let set = SyntheticSet::generate(seed, count, size)?;
+        let tensors = set.to_tensors(0..count, device)?;
+        Ok(Split { set, tensors })
+    }
+
+    /// A random minibatch.
+    fn batch(&self, size: i64) -> super::synthetic::SceneTensors {
+        let n = self.set.len() as i64;
+        let index = Tensor::randint(n, [size], (Kind::Int64, self.tensors.images.device()));
+        self.select(&index)
+    }
+
+    fn select(&self, index: &Tensor) -> super::synthetic::SceneTensors {
+        let t = &self.tensors;
+        super::synthetic::SceneTensors {
+            images: t.images.index_select(0, index),
+            classes: t.classes.index_select(0, index),
+            masks: t.masks.index_select(0, index),
+            keypoints: t.keypoints.index_select(0, index),
+        }
+    }
+}
+
+/// Runs the experiment (see the module docs).
+pub fn run(
+    config: &ExperimentConfig,
+    device: Device,
+    progress: Progress,
+) -> Result<(ExperimentReport, Vec<(Cg, BodyLabels)>), TrainError> {
+    let start = Instant::now();
+    let family = Family::from_name(&config.family)
+        .ok_or_else(|| TrainError::Invalid(format!("unknown family `{}`", config.family)))?;
+    let head = Head::from_name(&config.task)
+        .ok_or_else(|| TrainError::Invalid(format!("unknown task `{}`", config.task)))?;
+    if config.batch < 1 || config.bodies == 0 || config.train_images == 0 {
+        return Err(TrainError::Invalid(
+            "batch, bodies and train images must be positive".into(),
+        ));
+    }
+    tch::manual_seed(config.seed as i64);
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut timings = Timings::default();
+
+    let t = Instant::now();
+    let train = Split::new(config.seed, config.train_images, config.resolution, device)?;
+    let test = Split::new(
+        config.seed ^ 0x7e57,
+        config.test_images.max(1),
+        config.resolution,
+        device,
+    )?;
+    timings.data = t.elapsed().as_secs_f64();
+
+    // 1. the supernet, pretrained on classification with a random body per step
+    let t = Instant::now();
+    let widths = Body::max_level_channels(family);
+    let mut supernet_store = nn::VarStore::new(device);
+    let supernet = BodyNet::new(&(supernet_store.root() / "body"), &family.largest());
+    let classifier = TaskHead::new(
+        &(supernet_store.root() / "head"),
+        Head::Classification,
+        widths,
+    );
+    {
+        let mut opt = nn::Adam::default().build(&supernet_store, config.learning_rate)?;
+        for step in 0..config.pretrain_steps {
+            let body = if step % 4 == 0 {
+                family.largest()
+            } else {
+                family.sample(&mut rng)
+            };
+            let batch = train.batch(config.batch * 2);
+            let out = classifier.forward(&supernet.forward(&batch.images, &body, true), true);
+            opt.backward_step(&classifier.loss(&out, &batch));
+            progress(Phase::Pretrain, step + 1, config.pretrain_steps);
+        }
+    }
+    // the shared batch-norm statistics mix every body: measure with batch statistics
+    let pretrain_top1 = evaluate(&supernet, &family.largest(), &classifier, &test, true)?.0;
+    supernet_store.freeze();
+    timings.pretrain = t.elapsed().as_secs_f64();
+
+    // 2. test bodies, round robin over the length bins
+    let bins = LengthBins::new(family, config.bins);
+    let tests: Vec<Body> = (0..config.bodies)
+        .map(|i| family.sample_with_length(bins.bins[i % bins.bins.len()], &mut rng))
+        .collect();
+
+    // 3. ground truth: each body with a fresh head of its own widths
+    let t = Instant::now();
+    let mut ground_truth = Vec::with_capacity(tests.len());
+    for (i, body) in tests.iter().enumerate() {
+        let store = nn::VarStore::new(device);
+        let net = supernet.extract(&(store.root() / "body"), body);
+        let task_head = TaskHead::new(&(store.root() / "head"), head, body.level_channels());
+        fit(
+            &store,
+            &net,
+            body,
+            &task_head,
+            &train,
+            config.ground_truth_steps,
+            config,
+        )?;
+        ground_truth.push(evaluate(&net, body, &task_head, &test, false)?);
+        progress(Phase::GroundTruth, i + 1, tests.len());
+    }
+    timings.ground_truth = t.elapsed().as_secs_f64();
+
+    // 4. shared heads: body swapping, then latent sampling
+    let t = Instant::now();
+    let swap_store = nn::VarStore::new(device);
+    let swap_head = TaskHead::new(&swap_store.root(), head, widths);
+    {
+        let mut opt = nn::Adam::default().build(&swap_store, config.learning_rate)?;
+        let mut body = family.sample(&mut rng);
+        for step in 0..config.shared_steps {
+            if step % config.swap_every.max(1) == 0 {
+                body = family.sample(&mut rng);
+            }
+            let batch = train.batch(config.batch);
+            let levels = tch::no_grad(|| supernet.forward(&batch.images, &body, true));
+            let out = swap_head.forward(&levels, true);
+            opt.backward_step(&swap_head.loss(&out, &batch));
+            progress(Phase::BodySwapHead, step + 1, config.shared_steps);
+        }
+    }
+    timings.body_swap_head = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let latent_store = nn::VarStore::new(device);
+    let latent_head = TaskHead::new(&latent_store.root(), head, widths);
+    {
+        let mut opt = nn::Adam::default().build(&latent_store, config.learning_rate)?;
+        let mut pool = BodyPool::new(family, config.bins, config.per_bin, &mut rng);
+        for step in 0..config.shared_steps {
+            pool.rotate(&mut rng);
+            let batch = train.batch(config.batch);
+            let stats = LatentStats::of(&supernet, &pool, &batch.images, widths);
+            let out = latent_head.forward(&stats.sample(), true);
+            opt.backward_step(&latent_head.loss(&out, &batch));
+            progress(Phase::LatentHead, step + 1, config.shared_steps);
+        }
+    }
+    timings.latent_head = t.elapsed().as_secs_f64();
+
+    // 5. pseudo-labels: each body fine-tuned briefly with a copy of each shared head
+    let t = Instant::now();
+    let mut results = Vec::with_capacity(tests.len());
+    for (i, body) in tests.iter().enumerate() {
+        let mut pseudo = Vec::with_capacity(2);
+        for shared in [&swap_store, &latent_store] {
+            let store = nn::VarStore::new(device);
+            let net = supernet.extract(&(store.root() / "body"), body);
+            let task_head = TaskHead::new(&(store.root() / "head"), head, widths);
+            copy_head(shared, &store)?;
+            fit(
+                &store,
+                &net,
+                body,
+                &task_head,
+                &train,
+                config.finetune_steps,
+                config,
+            )?;
+            pseudo.push(evaluate(&net, body, &task_head, &test, false)?);
+        }
+        let cg = body_cg(body, head, config.resolution)?;
+        let (gt, swap, latent) = (&ground_truth[i], &pseudo[0], &pseudo[1]);
+        let labels = BodyLabels {
+            name: body.name(),
+            length: body.length(),
+            bin: bins.of(body.length()).unwrap_or(0),
+            macs: cg.macs(),
+            params: cg.params(),
+            ground_truth: gt.0,
+            body_swap: swap.0,
+            latent_sampling: latent.0,
+            keypoint_ap: gt.1.zip(swap.1).zip(latent.1).map(|((a, b), c)| [a, b, c]),
+        };
+        results.push((cg, labels));
+        progress(Phase::PseudoLabels, i + 1, tests.len());
+    }
+    timings.pseudo_labels = t.elapsed().as_secs_f64();
+    timings.total = start.elapsed().as_secs_f64();
+
+    let labels: Vec<BodyLabels> = results.iter().map(|(_, l)| l.clone()).collect();
+    let truth: Vec<f64> = labels.iter().map(|l| l.ground_truth).collect();
+    let summarise = |method: &str, values: Vec<f64>, with_srcc: bool| {
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        MethodSummary {
+            method: method.into(),
+            mean,
+            std,
+            srcc: with_srcc
+                .then(|| aiop_converter::rank::srcc(&values, &truth))
+                .filter(|v| v.is_finite()),
+        }
+    };
+    let summary = vec![
+        summarise("ground truth", truth.clone(), false),
+        summarise(
+            "body swap",
+            labels.iter().map(|l| l.body_swap).collect(),
+            true,
+        ),
+        summarise(
+            "latent sampling",
+            labels.iter().map(|l| l.latent_sampling).collect(),
+            true,
+        ),
+    ];
+    let metric = match head {
+        Head::Pose => "PCK@0.2 [%]",
+        Head::Segmentation => "mIoU [%]",
+        Head::Classification => "top-1 [%]",
+    };
+    let report = ExperimentReport {
+        config: config.clone(),
+        metric: metric.into(),
+        pretrain_top1,
+        bodies: labels,
+        summary,
+        timings,
+    };
+    Ok((report, results))
+}
+
+/// The CG of `body` with `head` (written as ONNX, converted like any file).
+pub fn body_cg(body: &Body, head: Head, resolution: usize) -> Result<Cg, TrainError> {
+    let model = ofa_onnx::build(body, head, resolution as i64).map_err(TrainError::Invalid)?;
+    let bytes = bytes::Bytes::from(model.to_bytes());
+    let mut cg = aiop_converter::convert_onnx_bytes(
+        bytes,
+        &body.name(),
+        &aiop_converter::ConvertOptions::default(),
+    )
+    .map_err(|e| TrainError::Invalid(e.to_string()))?;
+    cg.name = format!("{}.{}", body.name(), head.name());
+    Ok(cg)
+}
+
+/// Trains every variable of `store` (a body and a head) for `steps` minibatches.
+fn fit(
+    store: &nn::VarStore,
+    net: &BodyNet,
+    body: &Body,
+    head: &TaskHead,
+    train: &Split,
+    steps: usize,
+    config: &ExperimentConfig,
+) -> Result<(), TrainError> {
+    let mut opt = nn::Adam::default().build(store, config.learning_rate)?;
+    for _ in 0..steps {
+        let batch = train.batch(config.batch);
+        let out = head.forward(&net.forward(&batch.images, body, true), true);
+        opt.backward_step(&head.loss(&out, &batch));
+    }
+    Ok(())
+}
+
+/// Copies a shared head's variables into the head of `to` (named `head/…` there).
+fn copy_head(from: &nn::VarStore, to: &nn::VarStore) -> Result<(), TrainError> {
+    let source = from.variables();
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in to.variables() {
+        if let Some(stripped) = name.strip_prefix("head.")
+            && let Some(value) = source.get(stripped)
+        {
+            var.copy_(value);
+        }
+    }
+    Ok(())
+}
+
+/// The headline metric (%) of `body` with `head` on the test scenes, and keypoint AP (%) for
+/// pose. `batch_statistics` normalises with each chunk's statistics instead of the running
+/// estimates.
+fn evaluate(
+    net: &BodyNet,
+    body: &Body,
+    head: &TaskHead,
+    test: &Split,
+    batch_statistics: bool,
+) -> Result<(f64, Option<f64>), TrainError> {
+    let _guard = tch::no_grad_guard();
+    let n = test.set.len() as i64;
+    let chunk = 128;
+    let mut outputs = Vec::new();
+    for start in (0..n).step_by(chunk as usize) {
+        let len = chunk.min(n - start);
+        let images = test.tensors.images.narrow(0, start, len);
+        outputs.push(head.forward(&net.forward(&images, body, batch_statistics), false));
+    }
+    let output = Tensor::cat(&outputs, 0);
+    match head.head {
+        Head::Classification => {
+            let pred = Vec::<i64>::try_from(output.argmax(1, false))?;
+            let truth = Vec::<i64>::try_from(&test.tensors.classes)?;
+            Ok((super::metrics::top1_accuracy(&pred, &truth)? * 100.0, None))
+        }
+        Head::Segmentation => {
+            let pred = Vec::<i64>::try_from(output.argmax(1, false).reshape([-1]))?;
+            let truth = Vec::<i64>::try_from(test.tensors.masks.reshape([-1]))?;
+            let mut confusion = Confusion::new(aiop_converter::zoo::ofa::CLASSES as usize + 1)?;
+            confusion.add(&pred, &truth)?;
+            Ok((confusion.mean_iou().unwrap_or(0.0) * 100.0, None))
+        }
+        Head::Pose => {
+            let points = argmax_keypoints(&output, HEATMAP_STRIDE as f64)?;
+            let pred = Vec::<f32>::try_from(points.reshape([-1]))?;
+            let truth = Vec::<f32>::try_from(test.tensors.keypoints.reshape([-1]))?;
+            let scales = test.set.scales();
+            let joints = aiop_converter::zoo::ofa::JOINTS as usize;
+            let pck = pck(&pred, &truth, &scales, joints, 0.2)? * 100.0;
+            let ap = keypoint_ap(&pred, &truth, &scales, joints)? * 100.0;
+            Ok((pck, Some(ap)))
+        }
+    }
+}
