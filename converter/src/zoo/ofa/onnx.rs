@@ -312,3 +312,33 @@ impl Writer {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zoo::ofa::Family;
+
+    #[test]
+    fn every_head_converts_with_known_shapes_and_bad_resolutions_are_refused() {
+        for family in [Family::MobileNetV3, Family::ResNet] {
+            let body = family.largest();
+            for head in Head::ALL {
+                assert_eq!(Head::from_name(head.name()), Some(head));
+                for s in [64, 224] {
+                    let bytes = build(&body, head, s).expect("valid").to_bytes();
+                    let cg = crate::convert_onnx_bytes(
+                        bytes::Bytes::from(bytes),
+                        "ofa",
+                        &crate::ConvertOptions::default(),
+                    )
+                    .expect("converts");
+                    assert_eq!(cg.unknown_shapes(), 0, "{family:?} {head:?} {s}");
+                    assert!(cg.macs() > 0 && cg.params() > 0);
+                }
+            }
+            for s in [0, 48, 4096] {
+                assert!(build(&body, Head::Pose, s).is_err(), "{s}");
+            }
+        }
+    }
+}
