@@ -26,6 +26,7 @@ use crate::TrainError;
 
 /// Every knob of the experiment (the defaults: see [`ExperimentConfig::default`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ExperimentConfig {
     pub family: String,
     /// `pose` or `segmentation` (`classification` works too).
