@@ -252,19 +252,12 @@ pub fn run(
     let t = Instant::now();
     let mut ground_truth = Vec::with_capacity(tests.len());
     for (i, body) in tests.iter().enumerate() {
-        let store = nn::VarStore::new(device);
-        let net = supernet.extract(&(store.root() / "body"), body);
-        let task_head = TaskHead::new(&(store.root() / "head"), head, body.level_channels());
-        fit(
-            &store,
-            &net,
-            body,
-            &task_head,
-            &train,
-            config.ground_truth_steps,
-            config,
-        )?;
-        ground_truth.push(evaluate(&net, body, &task_head, &test, false)?);
+        let fresh = Trial {
+            inputs: body.level_channels(),
+            shared: None,
+            steps: config.ground_truth_steps,
+        };
+        ground_truth.push(fresh.score(&supernet, body, head, &train, &test, config)?);
         progress(Phase::GroundTruth, i + 1, tests.len());
     }
     timings.ground_truth = t.elapsed().as_secs_f64();
@@ -311,20 +304,12 @@ pub fn run(
     for (i, body) in tests.iter().enumerate() {
         let mut pseudo = Vec::with_capacity(2);
         for shared in [&swap_store, &latent_store] {
-            let store = nn::VarStore::new(device);
-            let net = supernet.extract(&(store.root() / "body"), body);
-            let task_head = TaskHead::new(&(store.root() / "head"), head, widths);
-            copy_head(shared, &store)?;
-            fit(
-                &store,
-                &net,
-                body,
-                &task_head,
-                &train,
-                config.finetune_steps,
-                config,
-            )?;
-            pseudo.push(evaluate(&net, body, &task_head, &test, false)?);
+            let tuned = Trial {
+                inputs: widths,
+                shared: Some(shared),
+                steps: config.finetune_steps,
+            };
+            pseudo.push(tuned.score(&supernet, body, head, &train, &test, config)?);
         }
         let cg = body_cg(body, head, config.resolution)?;
         let (gt, swap, latent) = (&ground_truth[i], &pseudo[0], &pseudo[1]);
@@ -401,6 +386,38 @@ pub fn body_cg(body: &Body, head: Head, resolution: usize) -> Result<Cg, TrainEr
     .map_err(|e| TrainError::Invalid(e.to_string()))?;
     cg.name = format!("{}.{}", body.name(), head.name());
     Ok(cg)
+}
+
+/// One body trained with a head: a fresh head (the ground truth) or a copy of a shared one
+/// (a pseudo-label).
+struct Trial<'a> {
+    /// Channels per level the head takes.
+    inputs: [i64; 4],
+    /// The shared head to start from.
+    shared: Option<&'a nn::VarStore>,
+    steps: usize,
+}
+
+impl Trial<'_> {
+    /// The body copied out of the supernet and trained with the head; its test metric.
+    fn score(
+        &self,
+        supernet: &BodyNet,
+        body: &Body,
+        head: Head,
+        train: &Split,
+        test: &Split,
+        config: &ExperimentConfig,
+    ) -> Result<(f64, Option<f64>), TrainError> {
+        let store = nn::VarStore::new(train.tensors.images.device());
+        let net = supernet.extract(&(store.root() / "body"), body);
+        let task_head = TaskHead::new(&(store.root() / "head"), head, self.inputs);
+        if let Some(shared) = self.shared {
+            copy_head(shared, &store)?;
+        }
+        fit(&store, &net, body, &task_head, train, self.steps, config)?;
+        evaluate(&net, body, &task_head, test, false)
+    }
 }
 
 /// Trains every variable of `store` (a body and a head) for `steps` minibatches.

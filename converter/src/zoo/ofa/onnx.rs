@@ -315,30 +315,406 @@ impl Writer {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::zoo::ofa::Family;
+    use std::collections::BTreeMap;
 
-    #[test]
-    fn every_head_converts_with_known_shapes_and_bad_resolutions_are_refused() {
-        for family in [Family::MobileNetV3, Family::ResNet] {
-            let body = family.largest();
-            for head in Head::ALL {
-                assert_eq!(Head::from_name(head.name()), Some(head));
-                for s in [64, 224] {
-                    let bytes = build(&body, head, s).expect("valid").to_bytes();
-                    let cg = crate::convert_onnx_bytes(
-                        bytes::Bytes::from(bytes),
-                        "ofa",
-                        &crate::ConvertOptions::default(),
-                    )
-                    .expect("converts");
-                    assert_eq!(cg.unknown_shapes(), 0, "{family:?} {head:?} {s}");
-                    assert!(cg.macs() > 0 && cg.params() > 0);
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::ConvertOptions;
+    use crate::cg::{Cg, OpCategory};
+    use crate::zoo::ofa::{Family, MbBlock, ResStage};
+
+    /// `v` rounded to a multiple of 8, at least 8 (written out again, not `round8`).
+    fn to8(v: f64) -> i64 {
+        ((v / 8.0).round() as i64 * 8).max(8)
+    }
+
+    /// What the CG of a body with a head must hold, counted by hand from the body's choices:
+    /// MACs, parameters (weights + biases), nodes per op type.
+    #[derive(Debug, Default)]
+    struct Expected {
+        macs: i64,
+        params: i64,
+        ops: BTreeMap<String, usize>,
+    }
+
+    impl Expected {
+        fn count(&mut self, op: &str, n: usize) {
+            *self.ops.entry(op.to_string()).or_default() += n;
+        }
+
+        /// A k×k convolution with a bias and padding k/2 on an `h`×`h` input; the output side.
+        fn conv(&mut self, h: i64, cin: i64, cout: i64, k: i64, stride: i64, groups: i64) -> i64 {
+            let side = (h + 2 * (k / 2) - k) / stride + 1;
+            let fan_in = cin / groups * k * k;
+            self.macs += side * side * cout * fan_in;
+            self.params += cout * fan_in + cout;
+            self.count("Conv", 1);
+            side
+        }
+
+        /// A 4×4, stride 2, padding 1 transposed convolution with a bias; the output side.
+        fn deconv(&mut self, h: i64, cin: i64, cout: i64) -> i64 {
+            self.macs += h * h * cin * cout * 16;
+            self.params += cin * cout * 16 + cout;
+            self.count("ConvTranspose", 1);
+            let pad = 1;
+            (h - 1) * 2 - 2 * pad + 4
+        }
+    }
+
+    /// The expected counts and output shape of `body` with `head` at `s`×`s`.
+    fn expected(body: &Body, head: Head, s: i64) -> (Expected, Vec<i64>) {
+        let mut e = Expected::default();
+        e.count("Input", 1);
+        e.count("Output", 1);
+        // (side, channels) of P2..P5
+        let levels: [(i64, i64); 4] = match body {
+            Body::MobileNetV3(b) => {
+                let mut h = e.conv(s, 3, 16, 3, 2, 1);
+                e.count("HardSwish", 1);
+                e.conv(h, 16, 16, 3, 1, 16);
+                e.count("Relu", 1);
+                e.conv(h, 16, 16, 1, 1, 1);
+                e.count("Add", 1);
+                let mut c = 16;
+                let mut outs = Vec::new();
+                assert_eq!(b.stages.len(), 5);
+                for (stage, blocks) in MBV3_STAGES.iter().zip(&b.stages) {
+                    let act = if stage.hard_swish {
+                        "HardSwish"
+                    } else {
+                        "Relu"
+                    };
+                    for (i, block) in blocks.iter().enumerate() {
+                        let stride = if i == 0 { stage.stride } else { 1 };
+                        let mid = c * block.expand;
+                        e.conv(h, c, mid, 1, 1, 1);
+                        let side = e.conv(h, mid, mid, block.kernel, stride, mid);
+                        e.count(act, 2);
+                        if stage.squeeze_excite {
+                            let se = to8(mid as f64 / 4.0);
+                            e.conv(1, mid, se, 1, 1, 1);
+                            e.conv(1, se, mid, 1, 1, 1);
+                            for op in ["GlobalAveragePool", "Relu", "HardSigmoid", "Mul"] {
+                                e.count(op, 1);
+                            }
+                        }
+                        e.conv(side, mid, stage.width, 1, 1, 1);
+                        if stride == 1 && c == stage.width {
+                            e.count("Add", 1);
+                        }
+                        (h, c) = (side, stage.width);
+                    }
+                    outs.push((h, c));
                 }
+                e.count("Concat", 1);
+                assert_eq!(outs[2].0, outs[3].0, "stage 3 keeps the resolution");
+                e.conv(h, c, 128, 1, 1, 1);
+                e.count("HardSwish", 1);
+                [
+                    outs[0],
+                    outs[1],
+                    (outs[2].0, outs[2].1 + outs[3].1),
+                    (h, 128),
+                ]
             }
-            for s in [0, 48, 4096] {
-                assert!(build(&body, Head::Pose, s).is_err(), "{s}");
+            Body::ResNet(b) => {
+                let h = e.conv(s, 3, 24, 3, 2, 1);
+                e.count("Relu", 1);
+                let mut h = (h + 2 - 3) / 2 + 1;
+                e.count("MaxPool", 1);
+                let mut c = 24;
+                let mut outs = Vec::new();
+                assert_eq!(b.stages.len(), 4);
+                for (i, stage) in b.stages.iter().enumerate() {
+                    let width = to8(RESNET_WIDTHS[i] as f64 * stage.multiplier);
+                    for (j, &ratio) in stage.ratios.iter().enumerate() {
+                        let stride = if j == 0 { RESNET_STRIDES[i] } else { 1 };
+                        let mid = to8(width as f64 * ratio);
+                        e.conv(h, c, mid, 1, 1, 1);
+                        let side = e.conv(h, mid, mid, 3, stride, 1);
+                        e.conv(side, mid, width, 1, 1, 1);
+                        if stride != 1 || c != width {
+                            assert_eq!(e.conv(h, c, width, 1, stride, 1), side);
+                        }
+                        e.count("Relu", 3);
+                        e.count("Add", 1);
+                        (h, c) = (side, width);
+                    }
+                    outs.push((h, c));
+                }
+                [outs[0], outs[1], outs[2], outs[3]]
+            }
+        };
+        assert_eq!(
+            levels.map(|l| l.0),
+            [s / 4, s / 8, s / 16, s / 32],
+            "level strides"
+        );
+        assert_eq!(levels.map(|l| l.1), body.level_channels(), "level channels");
+        let shape = match head {
+            Head::Classification => {
+                let c5 = levels[3].1;
+                e.macs += c5 * 8;
+                e.params += c5 * 8 + 8;
+                for op in ["GlobalAveragePool", "Flatten", "Gemm"] {
+                    e.count(op, 1);
+                }
+                vec![1, 8]
+            }
+            Head::Pose => {
+                let (mut h, mut c) = levels[3];
+                for _ in 0..3 {
+                    h = e.deconv(h, c, 64);
+                    c = 64;
+                }
+                e.count("Relu", 3);
+                let h = e.conv(h, 64, 5, 1, 1, 1);
+                vec![1, 5, h, h]
+            }
+            Head::Segmentation => {
+                for &(side, c) in &levels {
+                    e.conv(side, c, 64, 1, 1, 1);
+                }
+                let mut h = levels[3].0;
+                for l in (0..3).rev() {
+                    h = e.deconv(h, 64, 64);
+                    assert_eq!(h, levels[l].0);
+                    e.count("Add", 1);
+                }
+                e.conv(h, 64, 64, 3, 1, 1);
+                e.count("Relu", 1);
+                let h = e.conv(h, 64, 9, 1, 1, 1);
+                e.count("Resize", 1);
+                vec![1, 9, 4 * h, 4 * h]
+            }
+        };
+        (e, shape)
+    }
+
+    /// Converts `body` with `head` at `s` and checks it against the hand count.
+    fn check(body: &Body, head: Head, s: i64) -> Cg {
+        let what = format!("{} {} {s}", body.name(), head.name());
+        let bytes = build(body, head, s)
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .to_bytes();
+        let cg = crate::convert_onnx_bytes(bytes.into(), &body.name(), &ConvertOptions::default())
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(cg.unknown_shapes(), 0, "{what}");
+        assert!(cg.warnings.is_empty(), "{what}: {:?}", cg.warnings);
+        let (want, shape) = expected(body, head, s);
+        let outputs: Vec<_> = cg.nodes().filter(|n| n.op == OpCategory::Output).collect();
+        assert_eq!(outputs.len(), 1, "{what}");
+        let name = if head == Head::Pose {
+            "heatmaps"
+        } else {
+            "logits"
+        };
+        assert_eq!(outputs[0].name, name, "{what}");
+        assert_eq!(outputs[0].output_shape, shape, "{what}");
+        let inputs: Vec<_> = cg.nodes().filter(|n| n.op == OpCategory::Input).collect();
+        assert_eq!(inputs.len(), 1, "{what}: the weights are not data");
+        assert_eq!(inputs[0].output_shape, [1, 3, s, s], "{what}");
+        let mut ops = BTreeMap::new();
+        for n in cg.nodes() {
+            *ops.entry(n.op_type.clone()).or_default() += 1;
+        }
+        assert_eq!(ops, want.ops, "{what}");
+        assert_eq!(cg.node_count(), want.ops.values().sum::<usize>(), "{what}");
+        assert_eq!(cg.macs(), want.macs as u64, "{what}: MACs");
+        assert_eq!(cg.params(), want.params as u64, "{what}: params");
+        // batch norm folded: every convolution and the linear layer carry a bias
+        for n in cg.nodes() {
+            if n.macs > 0 {
+                assert!(n.bias, "{what}: {} has no bias", n.name);
             }
         }
+        cg
+    }
+
+    /// The shortest body with every elastic choice at its minimum.
+    fn smallest(family: Family) -> Body {
+        let body = match family {
+            Family::MobileNetV3 => Body::MobileNetV3(MbBody {
+                stages: vec![
+                    vec![
+                        MbBlock {
+                            expand: 3,
+                            kernel: 3
+                        };
+                        2
+                    ];
+                    5
+                ],
+            }),
+            Family::ResNet => Body::ResNet(ResBody {
+                stages: [2, 2, 4, 2]
+                    .into_iter()
+                    .map(|depth| ResStage {
+                        multiplier: 0.65,
+                        ratios: vec![0.2; depth],
+                    })
+                    .collect(),
+            }),
+        };
+        assert_eq!(body.length(), family.length_range().0);
+        body
+    }
+
+    #[test]
+    fn head_names_round_trip_and_bad_resolutions_are_refused() {
+        for head in Head::ALL {
+            assert_eq!(Head::from_name(head.name()), Some(head));
+        }
+        assert_eq!(Head::from_name("detection"), None);
+        for family in [Family::MobileNetV3, Family::ResNet] {
+            let body = family.largest();
+            for s in [48, 0, 4096, -32, 1056, 100] {
+                let err = build(&body, Head::Pose, s).expect_err("refused");
+                assert!(err.contains(&s.to_string()), "{err}");
+            }
+            for s in [32, MAX_RESOLUTION] {
+                assert!(build(&body, Head::Classification, s).is_ok(), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn largest_and_smallest_bodies_match_the_hand_count() {
+        for family in [Family::MobileNetV3, Family::ResNet] {
+            for body in [family.largest(), smallest(family)] {
+                for head in Head::ALL {
+                    for s in [32, 64, 224] {
+                        check(&body, head, s);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_bodies_match_the_hand_count() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        for family in [Family::MobileNetV3, Family::ResNet] {
+            let mut lengths = std::collections::BTreeSet::new();
+            for i in 0..10 {
+                let body = family.sample(&mut rng);
+                lengths.insert(body.length());
+                for head in Head::ALL {
+                    check(&body, head, 64);
+                }
+                check(&body, Head::ALL[i % 3], 224);
+            }
+            assert!(lengths.len() > 1, "{family:?} {lengths:?}");
+        }
+    }
+
+    #[test]
+    fn operators_carry_the_pytorch_export_attributes() {
+        // What the CG does not keep: attributes, and a well-formed graph (each tensor written
+        // once, before it is read).
+        for family in [Family::MobileNetV3, Family::ResNet] {
+            for head in Head::ALL {
+                let model = build(&family.largest(), head, 64).expect("valid").build();
+                assert_eq!(model.opset_import[0].version, 17);
+                let graph = model.graph.expect("a graph");
+                assert_eq!(graph.input[0].name, "image");
+                let mut defined: std::collections::HashSet<&str> =
+                    graph.input.iter().map(|i| i.name.as_str()).collect();
+                defined.extend(graph.initializer.iter().map(|t| t.name.as_str()));
+                for n in &graph.node {
+                    for i in &n.input {
+                        assert!(i.is_empty() || defined.contains(i.as_str()), "{i} unread");
+                    }
+                    for o in &n.output {
+                        assert!(defined.insert(o.as_str()), "{o} written twice");
+                    }
+                }
+                for o in &graph.output {
+                    assert!(defined.contains(o.name.as_str()), "{}", o.name);
+                }
+                let attr = |n: &crate::onnx::proto::NodeProto, name: &str| {
+                    n.attribute
+                        .iter()
+                        .find(|a| a.name == name)
+                        .cloned()
+                        .unwrap_or_else(|| panic!("{} without {name}", n.op_type))
+                };
+                let mut seen = BTreeMap::<&str, usize>::new();
+                for n in &graph.node {
+                    *seen.entry(n.op_type.as_str()).or_default() += 1;
+                    match n.op_type.as_str() {
+                        "BatchNormalization" => panic!("batch norm is folded"),
+                        "Conv" => assert_eq!(n.input.len(), 3, "Conv with a bias"),
+                        "ConvTranspose" => {
+                            assert_eq!(n.input.len(), 3);
+                            assert_eq!(attr(n, "kernel_shape").ints, [4, 4]);
+                            assert_eq!(attr(n, "strides").ints, [2, 2]);
+                            assert_eq!(attr(n, "pads").ints, [1, 1, 1, 1]);
+                        }
+                        "HardSigmoid" => {
+                            // torch.nn.Hardsigmoid, not ONNX's default alpha = 0.2
+                            assert!((attr(n, "alpha").f - 1.0 / 6.0).abs() < 1e-7);
+                            assert_eq!(attr(n, "beta").f, 0.5);
+                        }
+                        "MaxPool" => {
+                            assert_eq!(attr(n, "kernel_shape").ints, [3, 3]);
+                            assert_eq!(attr(n, "strides").ints, [2, 2]);
+                            assert_eq!(attr(n, "pads").ints, [1, 1, 1, 1]);
+                        }
+                        "Gemm" => assert_eq!(attr(n, "transB").i, 1),
+                        "Flatten" | "Concat" => assert_eq!(attr(n, "axis").i, 1),
+                        "Resize" => {
+                            assert_eq!(&attr(n, "mode").s[..], b"linear");
+                            assert_eq!(n.input[1], "", "no roi");
+                            let scales = graph
+                                .initializer
+                                .iter()
+                                .find(|t| t.name == n.input[2])
+                                .expect("constant scales");
+                            assert_eq!(scales.float_data, [1.0, 1.0, 4.0, 4.0]);
+                        }
+                        _ => {}
+                    }
+                }
+                let readable = match family {
+                    Family::MobileNetV3 => ["stage2.block1.expand", "stage4.block3.se.mul"],
+                    Family::ResNet => ["stage2.block1.reduce", "stage3.block0.shortcut"],
+                };
+                for name in readable {
+                    assert!(defined.contains(name), "{name}");
+                }
+                assert_eq!(
+                    seen.contains_key("HardSigmoid"),
+                    family == Family::MobileNetV3
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_hand_count_tells_architectures_apart() {
+        // The checks must be able to fail: a body that differs in one choice gives other counts.
+        let body = Family::MobileNetV3.largest();
+        let Body::MobileNetV3(mut other) = body.clone() else {
+            unreachable!()
+        };
+        other.stages[3][1].kernel = 5;
+        let (a, _) = expected(&body, Head::Pose, 64);
+        let (b, _) = expected(&Body::MobileNetV3(other), Head::Pose, 64);
+        assert_ne!(a.macs, b.macs);
+        let bytes = build(&body, Head::Pose, 64).expect("valid").to_bytes();
+        let cg = crate::convert_onnx_bytes(bytes.into(), "ofa", &ConvertOptions::default())
+            .expect("converts");
+        assert_eq!(cg.macs(), a.macs as u64);
+        assert_ne!(cg.macs(), b.macs as u64);
+        let Body::ResNet(mut wider) = Family::ResNet.largest() else {
+            unreachable!()
+        };
+        wider.stages[0].ratios[0] = 0.25;
+        let (c, _) = expected(&Family::ResNet.largest(), Head::Segmentation, 64);
+        let (d, _) = expected(&Body::ResNet(wider), Head::Segmentation, 64);
+        assert_ne!(c.params, d.params);
     }
 }
