@@ -33,7 +33,7 @@ enum Command {
     Render(commands::render::Args),
     /// Build labelled CG datasets and print their statistics.
     Dataset(commands::dataset::Args),
-    /// Generate networks of NAS search spaces (NAS-Bench-201) as ONNX or CG files.
+    /// Generate networks of NAS search spaces (NAS-Bench-201, OFA-style elastic bodies) as ONNX or CG files.
     Zoo(commands::zoo::Args),
     #[cfg(feature = "train")]
     /// Pretrain the GNN predictor on a task of a dataset; scored on the held-out records.

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aiop_converter::zoo::nb201::{Cell, Skeleton, build};
+use aiop_converter::zoo::ofa::onnx::{self as ofa_onnx, Head};
+use aiop_converter::zoo::ofa::{Body, Family};
 use aiop_converter::{ConvertOptions, convert_onnx_bytes};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 
 use super::{emit, encode_for, write_atomic};
 
@@ -33,6 +35,40 @@ enum Space {
         #[arg(long, default_value_t = 32)]
         resolution: i64,
     },
+    /// Once-for-all style elastic bodies (`mbv3`, `resnet`) with a task head, written as
+    /// `<body>.<head>.onnx` files: the largest body, or `--count` random ones from `--seed`.
+    Ofa {
+        /// The search space: `mbv3` or `resnet`.
+        #[arg(long, value_parser = parse_family)]
+        family: Family,
+        /// The task head: `classification`, `pose` or `segmentation`.
+        #[arg(long, value_parser = parse_head)]
+        head: Head,
+        /// Write the largest body (the supernet) instead of random ones.
+        #[arg(long, conflicts_with_all = ["seed", "count"])]
+        largest: bool,
+        /// Seed of the random bodies.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Number of random bodies.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        count: u32,
+        /// Input height and width (a multiple of 32, at most 1024).
+        #[arg(long, default_value_t = 64)]
+        resolution: i64,
+        /// Output folder (created if missing).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+fn parse_family(name: &str) -> std::result::Result<Family, String> {
+    Family::from_name(name).ok_or_else(|| format!("`{name}` is not mbv3 or resnet"))
+}
+
+fn parse_head(name: &str) -> std::result::Result<Head, String> {
+    Head::from_name(name)
+        .ok_or_else(|| format!("`{name}` is not classification, pose or segmentation"))
 }
 
 /// Runs `aiop zoo`.
@@ -65,6 +101,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
             };
             write_atomic(&output, &bytes)?;
             emit(&format!("{cell} → {}\n", output.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Space::Ofa {
+            family,
+            head,
+            largest,
+            seed,
+            count,
+            resolution,
+            output,
+        } => {
+            let bodies: Vec<Body> = if largest {
+                vec![family.largest()]
+            } else {
+                ofa_onnx::sample_bodies(family, seed, count as usize)
+            };
+            // every model first: a bad resolution leaves no folder behind
+            let models = bodies
+                .iter()
+                .map(|body| ofa_onnx::build(body, head, resolution).map_err(|e| anyhow!(e)))
+                .collect::<Result<Vec<_>>>()?;
+            std::fs::create_dir_all(&output)
+                .with_context(|| format!("cannot create {}", output.display()))?;
+            for (body, model) in bodies.iter().zip(&models) {
+                let path = output.join(format!("{}.{}.onnx", body.name(), head.name()));
+                write_atomic(&path, &model.to_bytes())?;
+                emit(&format!("{}\n", path.display()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -2,9 +2,11 @@
 //! an eval-mode export (every batch norm folded into the convolution before it, which gains a
 //! bias), weights as graph inputs (weight-stripped).
 
+use rand::SeedableRng;
+
 use super::{
-    Body, CLASSES, JOINTS, MBV3_FINAL, MBV3_STAGES, MBV3_STEM, MbBody, RESNET_STEM, RESNET_STRIDES,
-    RESNET_WIDTHS, ResBody, round8, se_width,
+    Body, CLASSES, Family, JOINTS, MBV3_FINAL, MBV3_STAGES, MBV3_STEM, MbBody, RESNET_STEM,
+    RESNET_STRIDES, RESNET_WIDTHS, ResBody, round8, se_width,
 };
 use crate::onnx::writer::{ModelBuilder, attr_float, attr_int, attr_ints, attr_string};
 use crate::value::DType;
@@ -131,6 +133,13 @@ pub fn build(body: &Body, head: Head, resolution: i64) -> Result<ModelBuilder, S
         }
     }
     Ok(w.m)
+}
+
+/// `count` random bodies of `family` drawn with [`Family::sample`] from a ChaCha8 generator
+/// seeded with `seed` (what `aiop zoo ofa --seed --count` writes; the same on every platform).
+pub fn sample_bodies(family: Family, seed: u64, count: usize) -> Vec<Body> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..count).map(|_| family.sample(&mut rng)).collect()
 }
 
 /// Writes nodes with fresh weight names.
@@ -317,12 +326,10 @@ impl Writer {
 mod tests {
     use std::collections::BTreeMap;
 
-    use rand::SeedableRng;
-
     use super::*;
     use crate::ConvertOptions;
     use crate::cg::{Cg, OpCategory};
-    use crate::zoo::ofa::{Family, MbBlock, ResStage};
+    use crate::zoo::ofa::{MbBlock, ResStage};
 
     /// `v` rounded to a multiple of 8, at least 8 (written out again, not `round8`).
     fn to8(v: f64) -> i64 {
@@ -560,6 +567,29 @@ mod tests {
         };
         assert_eq!(body.length(), family.length_range().0);
         body
+    }
+
+    #[test]
+    fn sampled_bodies_depend_on_the_seed_only() {
+        for family in [Family::MobileNetV3, Family::ResNet] {
+            let names = |seed| -> Vec<String> {
+                sample_bodies(family, seed, 5)
+                    .iter()
+                    .map(Body::name)
+                    .collect()
+            };
+            assert_eq!(names(3), names(3));
+            assert_ne!(names(3), names(4));
+            assert_eq!(
+                names(3)[..2],
+                sample_bodies(family, 3, 2)
+                    .iter()
+                    .map(Body::name)
+                    .collect::<Vec<_>>()[..]
+            );
+            assert!(sample_bodies(family, 3, 0).is_empty());
+            assert!(names(3).iter().all(|n| n.starts_with(family.name())));
+        }
     }
 
     #[test]
