@@ -101,7 +101,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// A smoke run: every phase, a handful of steps.
 fn quick_config() -> ExperimentConfig {
     ExperimentConfig {
-        train_images: 256,
         test_images: 64,
         batch: 16,
         pretrain_steps: 20,
@@ -121,6 +120,7 @@ fn run_experiment(cfg: &ExperimentConfig, output: &std::path::Path) -> Result<Ex
             .expect("valid template"),
     );
     let current: RefCell<Option<Phase>> = RefCell::new(None);
+    let started = std::time::Instant::now();
     let progress = |phase: Phase, done: usize, total: usize| {
         if *current.borrow() != Some(phase) {
             *current.borrow_mut() = Some(phase);
@@ -128,6 +128,14 @@ fn run_experiment(cfg: &ExperimentConfig, output: &std::path::Path) -> Result<Ex
             bar.set_message(phase.name());
         }
         bar.set_position(done as u64);
+        // without a terminal (a log file, CI) the bar is hidden: a line every tenth instead
+        if bar.is_hidden() && (done == total || done.is_multiple_of((total / 10).max(1))) {
+            eprintln!(
+                "[{:>5.0} s] {}: {done}/{total}",
+                started.elapsed().as_secs_f64(),
+                phase.name()
+            );
+        }
     };
     let (report, labelled) = experiment::run(cfg, aiop_trainer::default_device(), &progress)?;
     bar.finish_and_clear();

@@ -66,6 +66,31 @@ impl BodyNet {
             BodyNet::ResNet(net) => net.batch_norms_mut(),
         }
     }
+
+    /// Sets the scale of the last batch norm of every residual branch to zero, so that each
+    /// block starts as the identity (Goyal et al., 2017): deep bodies then train as stably as
+    /// shallow ones, which a supernet that samples depths needs.
+    pub fn zero_init_residuals(&mut self) {
+        let last_norms: Vec<&mut ElasticBatchNorm> = match self {
+            BodyNet::MobileNetV3(net) => net
+                .stages
+                .iter_mut()
+                .flatten()
+                .filter(|block| block.residual)
+                .map(|block| &mut block.project.bn)
+                .collect(),
+            BodyNet::ResNet(net) => net
+                .stages
+                .iter_mut()
+                .flatten()
+                .map(|block| &mut block.expand.bn)
+                .collect(),
+        };
+        let _guard = tch::no_grad_guard();
+        for norm in last_norms {
+            let _ = norm.scale.zero_();
+        }
+    }
 }
 
 fn activation(x: Tensor, hard_swish: bool) -> Tensor {
@@ -77,6 +102,8 @@ fn activation(x: Tensor, hard_swish: bool) -> Tensor {
 struct MbBlockNet {
     input: i64,
     stride: i64,
+    /// Whether the block adds its input to its output (stride 1, same width).
+    residual: bool,
     expand: ConvBn,
     depthwise: ConvBn,
     squeeze_excite: Option<(ElasticConv, ElasticConv)>,
@@ -140,6 +167,7 @@ impl MbNet {
                         let net = MbBlockNet {
                             input,
                             stride,
+                            residual: stride == 1 && input == stage.width,
                             expand: ConvBn::new(&(&q / "expand"), u.expand),
                             depthwise: ConvBn::new(&(&q / "dw"), u.depthwise),
                             squeeze_excite: stage.squeeze_excite.then(|| {
@@ -198,11 +226,7 @@ impl MbNet {
                     y = &y * excite.forward(&g, u.excite).hardsigmoid();
                 }
                 y = net.project.forward(&y, u.project, train);
-                x = if net.stride == 1 && net.input == stage.width {
-                    x + y
-                } else {
-                    y
-                };
+                x = if net.residual { x + y } else { y };
             }
             outputs.push(x.shallow_clone());
         }

@@ -206,6 +206,18 @@ impl SyntheticSet {
     /// Generates `count` scenes of `size` × `size` pixels from `seed`, in parallel (rayon).
     /// Fails for `size` outside `MIN_SIZE..=MAX_SIZE` or a set larger than [`MAX_BYTES`].
     pub fn generate(seed: u64, count: usize, size: usize) -> Result<SyntheticSet, TrainError> {
+        Self::generate_range(seed, 0..count as u64, size)
+    }
+
+    /// The scenes `indices` of the endless sequence of `seed` (image `i` of the result is scene
+    /// `indices.start + i`): a training stream never shows the same scene twice.
+    pub fn generate_range(
+        seed: u64,
+        indices: Range<u64>,
+        size: usize,
+    ) -> Result<SyntheticSet, TrainError> {
+        let count = indices.end.saturating_sub(indices.start);
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
         if !(MIN_SIZE..=MAX_SIZE).contains(&size) {
             return Err(TrainError::Invalid(format!(
                 "synthetic image size {size} is outside {MIN_SIZE}..={MAX_SIZE}"
@@ -237,7 +249,7 @@ impl SyntheticSet {
             .zip(set.radii.par_iter_mut())
             .enumerate()
             .for_each(|(index, ((((image, mask), keypoints), class), radius))| {
-                let scene = render(seed, index as u64, size, image, mask);
+                let scene = render(seed, indices.start + index as u64, size, image, mask);
                 keypoints.copy_from_slice(&scene_keypoints(&scene));
                 *class = scene.shape.class() as i64;
                 *radius = scene.radius;
@@ -746,6 +758,18 @@ mod tests {
             assert_eq!(shape.class(), c);
         }
         assert_eq!(Shape::from_class(CLASSES), None);
+    }
+
+    #[test]
+    fn heads_a_range_of_scenes_equals_that_part_of_the_set() {
+        let all = SyntheticSet::generate(5, 12, 32).expect("set");
+        let part = SyntheticSet::generate_range(5, 7..12, 32).expect("part");
+        let pixels = 32 * 32;
+        assert_eq!(part.len(), 5);
+        assert_eq!(part.images, all.images[7 * 3 * pixels..]);
+        assert_eq!(part.masks, all.masks[7 * pixels..]);
+        assert_eq!(part.classes, all.classes[7..]);
+        assert_eq!(part.keypoints, all.keypoints[7 * JOINTS * 2..]);
     }
 
     #[test]
