@@ -175,3 +175,27 @@ epochs = 20
         "cached predictors give the same scores"
     );
 }
+
+#[test]
+fn heads_experiment_takes_family_and_task_from_its_config_unless_flags_say_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("experiment.toml");
+    std::fs::write(&config, "family = \"vgg\"\ntask = \"depth\"\n").unwrap();
+    let run = |extra: &[&str]| {
+        let out = dir.path().join("out");
+        let mut args = vec![
+            "heads",
+            "experiment",
+            "--config",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = aiop(&args);
+        assert!(!o.status.success(), "{:?}", text(&o));
+        text(&o).1
+    };
+    assert!(run(&[]).contains("unknown family `vgg`"));
+    assert!(run(&["--family", "mbv3"]).contains("unknown task `depth`"));
+}

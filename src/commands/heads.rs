@@ -40,13 +40,13 @@ enum Action {
         /// Output folder.
         #[arg(short, long)]
         output: PathBuf,
-        /// `mbv3` or `resnet`.
-        #[arg(long, default_value = "mbv3")]
-        family: String,
-        /// `pose` or `segmentation`.
-        #[arg(long, default_value = "pose")]
-        task: String,
-        /// A TOML file with any [`ExperimentConfig`] field (family and task flags win).
+        /// `mbv3` or `resnet` (default: the config's, else mbv3).
+        #[arg(long)]
+        family: Option<String>,
+        /// `pose` or `segmentation` (default: the config's, else pose).
+        #[arg(long)]
+        task: Option<String>,
+        /// A TOML file with any [`ExperimentConfig`] field (flags given on the command line win).
         #[arg(long)]
         config: Option<PathBuf>,
         /// A few steps of everything (a smoke run of a minute).
@@ -88,8 +88,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 None if quick => quick_config(),
                 None => ExperimentConfig::default(),
             };
-            cfg.family = family;
-            cfg.task = task;
+            if let Some(family) = family {
+                cfg.family = family;
+            }
+            if let Some(task) = task {
+                cfg.task = task;
+            }
             if let Some(seed) = seed {
                 cfg.seed = seed;
             }

@@ -56,8 +56,8 @@ pub struct ExperimentConfig {
 }
 
 impl Default for ExperimentConfig {
-    /// Sized for under an hour on two CPU cores: a reduced mbv3 pose run's timings (10 bodies,
-    /// 7.7 min) put the full mbv3 run near 20 minutes; the ResNet-like family is slower.
+    /// Sized for under an hour on two CPU cores: measured 30.4 min for mbv3 pose and 19.5 min
+    /// for resnet segmentation (docs/heads.md).
     fn default() -> Self {
         ExperimentConfig {
             family: "mbv3".into(),
@@ -70,7 +70,7 @@ impl Default for ExperimentConfig {
             bodies: 30,
             bins: 5,
             per_bin: 2,
-            ground_truth_steps: 150,
+            ground_truth_steps: 300,
             shared_steps: 400,
             swap_every: 10,
             finetune_steps: 40,
@@ -254,25 +254,22 @@ pub fn run(
         Head::Classification,
         widths,
     );
-    {
-        let mut opt = nn::Adam::default().build(&supernet_store, config.learning_rate)?;
-        for step in 0..config.pretrain_steps {
+    train_scheduled(
+        &supernet_store,
+        config.learning_rate,
+        config.pretrain_steps,
+        |step| {
             let body = if step % 4 == 0 {
                 family.largest()
             } else {
                 family.sample(&mut rng)
             };
-            opt.set_lr(learning_rate(
-                config.learning_rate,
-                step,
-                config.pretrain_steps,
-            ));
             let batch = train.batch(step, config.batch * 2)?;
             let out = classifier.forward(&supernet.forward(&batch.images, &body, true), true);
-            opt.backward_step(&classifier.loss(&out, &batch));
-            progress(Phase::Pretrain, step + 1, config.pretrain_steps);
-        }
-    }
+            Ok(classifier.loss(&out, &batch))
+        },
+        |step| progress(Phase::Pretrain, step + 1, config.pretrain_steps),
+    )?;
     // the shared batch-norm statistics mix every body: measure with batch statistics
     let pretrain_top1 = evaluate(&supernet, &family.largest(), &classifier, &test, true)?.0;
     supernet_store.freeze();
@@ -431,20 +428,17 @@ impl SharedTraining<'_> {
         mut features: impl FnMut(usize, &Tensor) -> Levels,
     ) -> Result<(), TrainError> {
         let config = self.config;
-        let mut opt = nn::Adam::default().build(store, config.learning_rate)?;
-        for step in 0..config.shared_steps {
-            opt.set_lr(learning_rate(
-                config.learning_rate,
-                step,
-                config.shared_steps,
-            ));
-            let batch = self.train.batch(step, config.batch)?;
-            let levels = tch::no_grad(|| features(step, &batch.images));
-            let out = head.forward(&levels, true);
-            opt.backward_step(&head.loss(&out, &batch));
-            (self.progress)(phase, step + 1, config.shared_steps);
-        }
-        Ok(())
+        train_scheduled(
+            store,
+            config.learning_rate,
+            config.shared_steps,
+            |step| {
+                let batch = self.train.batch(step, config.batch)?;
+                let levels = tch::no_grad(|| features(step, &batch.images));
+                Ok(head.loss(&head.forward(&levels, true), &batch))
+            },
+            |step| (self.progress)(phase, step + 1, config.shared_steps),
+        )
     }
 }
 
@@ -507,12 +501,34 @@ fn fit(
     steps: usize,
     config: &ExperimentConfig,
 ) -> Result<(), TrainError> {
-    let mut opt = nn::Adam::default().build(store, config.learning_rate)?;
+    train_scheduled(
+        store,
+        config.learning_rate,
+        steps,
+        |step| {
+            let batch = train.batch(step, config.batch)?;
+            let out = head.forward(&net.forward(&batch.images, body, true), true);
+            Ok(head.loss(&out, &batch))
+        },
+        |_| {},
+    )
+}
+
+/// Adam over the trainable variables of `store` for `steps` steps on the schedule of
+/// [`learning_rate`] (peak `base_rate`): `loss(step)` gives each step's loss, `done(step)`
+/// follows each step.
+fn train_scheduled(
+    store: &nn::VarStore,
+    base_rate: f64,
+    steps: usize,
+    mut loss: impl FnMut(usize) -> Result<Tensor, TrainError>,
+    mut done: impl FnMut(usize),
+) -> Result<(), TrainError> {
+    let mut opt = nn::Adam::default().build(store, base_rate)?;
     for step in 0..steps {
-        opt.set_lr(learning_rate(config.learning_rate, step, steps));
-        let batch = train.batch(step, config.batch)?;
-        let out = head.forward(&net.forward(&batch.images, body, true), true);
-        opt.backward_step(&head.loss(&out, &batch));
+        opt.set_lr(learning_rate(base_rate, step, steps));
+        opt.backward_step(&loss(step)?);
+        done(step);
     }
     Ok(())
 }
