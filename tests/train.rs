@@ -180,7 +180,14 @@ epochs = 20
 fn heads_experiment_takes_family_and_task_from_its_config_unless_flags_say_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("experiment.toml");
-    std::fs::write(&config, "family = \"vgg\"\ntask = \"depth\"\n").unwrap();
+    // tiny budgets: were the config's family and task overridden, the run would end at once
+    // in a success that fails this test, not in a half-hour default experiment
+    std::fs::write(
+        &config,
+        "family = \"vgg\"\ntask = \"depth\"\ntest_images = 4\nbatch = 2\npretrain_steps = 1\n\
+         bodies = 1\nground_truth_steps = 1\nshared_steps = 1\nfinetune_steps = 1\n",
+    )
+    .unwrap();
     let run = |extra: &[&str]| {
         let out = dir.path().join("out");
         let mut args = vec![
