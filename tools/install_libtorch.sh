@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs libtorch 2.13.0 (CPU) for the trainer's `tch` crate, offline-friendly: the libtorch
 # inside PyPI's torch wheel, plus the two small CUDA runtime libraries libtorch_cpu.so links
-# at load time (see ../shared/docs/TOOLCHAIN.md). ≈540 MB download, ≈520 MB on disk.
+# at load time (see docs/toolchain.md). ≈540 MB download, ≈520 MB on disk.
 #
 # Installs into $AIOP_LIBTORCH_PREFIX (default ~/.cache/aiop/libtorch-2.13.0) and links it as
 # .libtorch in the checkout, where .cargo/config.toml points LIBTORCH. Re-running is a no-op.

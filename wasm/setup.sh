@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the WebAssembly toolchain (see ../shared/docs/TOOLCHAIN.md): rustup has no wasm32 std
+# Installs the WebAssembly toolchain (see docs/toolchain.md): rustup has no wasm32 std
 # here, so Debian's rustc-web builds std from source (-Z build-std); wasm-bindgen-cli matching
 # the crate's wasm-bindgen; Chromium for the browser test. Needs apt (root). Re-running is cheap.
 set -euo pipefail

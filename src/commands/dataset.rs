@@ -97,7 +97,7 @@ enum Source {
         /// Output dataset (`.aiopds`).
         #[arg(short, long)]
         output: PathBuf,
-        /// Labelled data folder (default: `AIOP_DATA` or `../shared/data`).
+        /// Labelled data folder (default: `AIOP_DATA`, else the checkout's `data/`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Only the first N cells (for a quick look).
@@ -121,7 +121,7 @@ enum Source {
         /// Label the records from this zoo's results: timm, torchvision, mmseg, mmdet, mmpose.
         #[arg(long)]
         labels: Option<Zoo>,
-        /// Labelled data folder (default: `AIOP_DATA` or `../shared/data`).
+        /// Labelled data folder (default: `AIOP_DATA`, else the checkout's `data/`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         #[command(flatten)]
@@ -226,11 +226,11 @@ fn write_dataset<'a>(
     super::persist(tmp, path)
 }
 
-/// `AIOP_DATA`, else the `shared/data` folder next to the working directory's checkout.
+/// `AIOP_DATA`, else the vendored `data/` folder of the checkout this binary was built from.
 fn default_data_dir() -> PathBuf {
     std::env::var_os("AIOP_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data"))
 }
 
 /// Reads a CSV into `key column → (column → value)` for the numeric columns.
@@ -412,11 +412,7 @@ fn build_models(
             let rel = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
             let listed = manifest.get(&rel.display().to_string());
             let record = super::load_cg(path, options).map(|cg| {
-                let resolution = cg
-                    .nodes()
-                    .find(|n| n.op == aiop_converter::OpCategory::Input)
-                    .and_then(|n| n.output_shape.get(2).copied())
-                    .map_or(0, |h| h.max(0) as u32);
+                let resolution = cg.resolution();
                 let name = listed.map_or(cg.name.as_str(), |e| e.name.as_str());
                 let fam = family
                     .map(str::to_string)

@@ -46,18 +46,11 @@ pub fn unpack_zoo(name: &str) -> (tempfile::TempDir, Vec<PathBuf>) {
     (dir, models)
 }
 
-/// The labelled data folder: `AIOP_DATA`, or the first `shared/data` beside the checkout or one
-/// of its parents.
+/// The labelled data folder: `AIOP_DATA`, else the checkout's vendored `data/`.
 pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("AIOP_DATA") {
-        return PathBuf::from(dir);
-    }
-    let checkout = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    checkout
-        .ancestors()
-        .map(|a| a.join("shared/data"))
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| checkout.join("../shared/data"))
+    std::env::var_os("AIOP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data"))
 }
 
 /// `aiop dataset stats PATH --json`, parsed; panics if the command fails.

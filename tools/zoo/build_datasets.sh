@@ -12,14 +12,14 @@
 #                export_openmmlab.py --zoo mmseg --dataset "Pascal VOC 2012 + Aug" (all 30)
 #   mmdet        export_openmmlab.py --zoo mmdet --dataset COCO --sample 90 --seed 0
 # Then every zoo folder present becomes models/datasets/<zoo>.aiopds, labelled from the zoo's
-# results in the labelled-data folder (AIOP_DATA, default ../shared/data).
+# results in the labelled-data folder (AIOP_DATA, default the vendored data/).
 # NAS-Bench-201 needs no export: `aiop dataset build nb201 -o nb201.aiopds` (≈25 s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export_first=0
 if [ "${1:-}" = "--export" ]; then export_first=1; shift; fi
 zoo="${1:-$HOME/.cache/aiop/zoo2}"
-data="${AIOP_DATA:-../shared/data}"
+data="${AIOP_DATA:-data}"
 if [ "$export_first" = 1 ]; then
     common=(--jobs 2 --threads 1)
     python tools/zoo/export_timm.py --out "$zoo/timm" --labelled --max-gmacs 40 --sample 520 \

@@ -2,7 +2,7 @@
 """Export OpenMMLab zoo networks (mmsegmentation, mmdetection, mmpose) to ONNX.
 
 The candidates are the configs of the zoo's results file in the labelled-data folder
-(``--data``, default /work/shared/data) that report the chosen metric on ``--dataset``:
+(``--data``, default the repository's ``data/``) that report the chosen metric on ``--dataset``:
 
     --zoo mmseg  --dataset Cityscapes   metric mIoU
     --zoo mmdet  --dataset COCO         metric box AP
@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import zoo_runner  # noqa: E402
 
 DEFAULT_OPSET = 17
-DEFAULT_DATA = "/work/shared/data"
+DEFAULT_DATA = str(Path(__file__).resolve().parents[2] / "data")
 
 ZOOS = {
     # zoo: (python package, results file, task column value, metric)

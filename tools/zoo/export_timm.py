@@ -3,7 +3,7 @@
 
 Candidates are the architectures of ``timm.list_models()`` that appear in the
 ``arch`` column of the timm ImageNet results table (``--csv``, default
-/work/shared/data/timm/timm_imagenet_flat.csv). Select them with
+the repository's data/timm/timm_imagenet_flat.csv). Select them with
 ``--models a,b`` (explicit, not restricted to the CSV), ``--sample N --seed S``
 (deterministic random sample of the sorted candidates) and/or ``--limit N``
 (first N of the selection). The input resolution is the model's
@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import zoo_runner  # noqa: E402
 
 DEFAULT_OPSET = 18
-DEFAULT_CSV = "/work/shared/data/timm/timm_imagenet_flat.csv"
+DEFAULT_CSV = str(Path(__file__).resolve().parents[2] / "data/timm/timm_imagenet_flat.csv")
 
 
 def csv_rows(path: str) -> list[dict]:

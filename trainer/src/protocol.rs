@@ -22,7 +22,7 @@
 //! [[targets]]
 //! dataset = "../models/datasets/nb201.aiopds"
 //! task = "imagenet16-120-top1"
-//! proxies = { naslib = "../../shared/data/naslib/zc_nasbench201.json", dataset = "ImageNet16-120" }
+//! proxies = { naslib = "../data/naslib/zc_nasbench201.json", dataset = "ImageNet16-120" }
 //! [finetune]
 //! epochs = 100
 //! [adaproxy]

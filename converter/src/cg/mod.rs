@@ -149,6 +149,16 @@ impl Cg {
         self.nodes().fold(0u64, |a, n| a.saturating_add(n.flops))
     }
 
+    /// Input resolution: the height of the first input with a spatial shape (`[N, C, H, W]`
+    /// after any layout lowering), 0 when no input has one or it is not known.
+    pub fn resolution(&self) -> u32 {
+        self.nodes()
+            .filter(|n| n.op == OpCategory::Input && n.output_shape.len() >= 4)
+            .map(|n| n.output_shape[2])
+            .next()
+            .map_or(0, |h| u32::try_from(h).unwrap_or(0))
+    }
+
     /// Total trainable parameters (saturating).
     pub fn params(&self) -> u64 {
         self.nodes().fold(0u64, |a, n| a.saturating_add(n.params))

@@ -1,7 +1,7 @@
 //! Published results of model zoos, turned into labels keyed by task.
 //!
 //! Every zoo publishes its numbers in its own layout; each reader here maps one file of
-//! `../shared/data` to [`Candidate`]s per model name, and [`LabelTable::labels_for`] applies
+//! the vendored `data/` folder to [`Candidate`]s per model name, and [`LabelTable::labels_for`] applies
 //! one rule for all of them: per task, the candidates at the record's resolution (or with no
 //! resolution), ImageNet-1k-only/preferred ones first, then the best value. Task keys are
 //! `<dataset>-<metric>` in lower case (`imagenet-top1`, `coco-box-ap`, `cityscapes-miou`), and
