@@ -28,6 +28,11 @@ for f in pathlib.Path(sys.argv[1]).glob("*.json"):
     d = json.loads(f.read_text()); d.pop("history", None)
     f.write_text(json.dumps(d, indent=1) + "\n")
 PY
-"$aiop" export "$work/p" -o "$out/aiop-default.onnx"
+# parity reference: libtorch's scores of 1,000 CGs (every shipped zoo network, then NB-201 cells),
+# checked against tract (and ONNX Runtime when ORT_DYLIB_PATH is set); tests/predict.rs rechecks
+[ -f "$d/nb201.aiopds" ] || "$aiop" dataset build nb201 -o "$d/nb201.aiopds"
+"$aiop" export "$work/p" -o "$out/aiop-default.onnx" --check-count 1000 \
+    --check "$d/timm.aiopds" --check "$d/torchvision.aiopds" --check "$d/mmseg.aiopds" \
+    --check "$d/mmdet.aiopds" --check "$d/mmpose.aiopds" --check "$d/nb201.aiopds"
 cp "$work/p/predictor.json" "$out/trainer-record.json"
 echo "predictor: $out/aiop-default.onnx (training files in $work)"

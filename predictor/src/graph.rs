@@ -9,6 +9,10 @@
 //! load), followed by `Relu`, so runtimes fuse bias and activation into the matrix product; a
 //! neighbour sum is computed once per tensor and shared by the backbone and every adapter.
 //!
+//! The readout is the mean of the last layer's node embeddings beside the mean of the numeric
+//! node features (which carry the graph features of the encoding); the MLP head reads it, each
+//! adapter reads its own pooled embedding beside it.
+//!
 //! Output columns (`scores`, `[B, T]`, scaled): the MLP head, each adapter, and, with
 //! adapters, their mean (see [`crate::bundle::TaskOutput::source`]).
 
@@ -311,7 +315,10 @@ pub fn write(weights: Weights, meta: &BundleMeta) -> Result<Vec<u8>, BundleError
         layers.push(next);
     }
     let last = layers.last().expect("embedding").clone();
-    let pooled = w.mean_pool(&last, h);
+    // the readout: pooled embedding beside the mean of the numeric node features
+    let pooled_nodes = w.mean_pool(&last, h);
+    let pooled_numeric = w.mean_pool(numeric, NUMERIC_FEATURES as i64);
+    let pooled = w.concat(&[&pooled_nodes, &pooled_numeric], 1);
 
     let mut outputs = vec![w.mlp(&pooled, "head", arch.mlp_layers)?];
     let mut adapter_outputs = Vec::new();

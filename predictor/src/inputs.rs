@@ -200,11 +200,13 @@ mod tests {
             ops: vec![1, 2, 3],
             numeric: vec![0.0; 3 * NUMERIC_FEATURES],
             edges: vec![(0, 1), (0, 2), (1, 2)],
+            ..Default::default()
         };
         let b = EncodedGraph {
             ops: vec![4, 5],
             numeric: vec![1.0; 2 * NUMERIC_FEATURES],
             edges: vec![(0, 1)],
+            ..Default::default()
         };
         let x = PredictorInputs::new(&[&a, &b]);
         assert_eq!(x.nodes, 5);

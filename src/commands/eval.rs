@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use aiop_trainer::data;
 use aiop_trainer::eval::Evaluation;
+use aiop_trainer::leave_family_out::{self, LeaveFamilyOut};
 use aiop_trainer::protocol::{self, Protocol, mean_std};
 use aiop_trainer::train::TrainConfig;
 use aiop_trainer::transfer::{TransferOptions, TransferRun, transfer};
@@ -123,22 +124,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
 fn run_protocol(file: &Path, args: &Args) -> Result<ExitCode> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let protocol: Protocol = toml::from_str(&text)
-        .with_context(|| format!("{} is not a valid protocol", file.display()))?;
+    let invalid = || format!("{} is not a valid protocol", file.display());
+    let kind = toml::from_str::<toml::Table>(&text)
+        .with_context(invalid)?
+        .get("kind")
+        .and_then(|k| k.as_str().map(str::to_string));
     let base = file.parent().unwrap_or(Path::new("."));
     let cache = args
         .cache
         .clone()
         .unwrap_or_else(|| file.with_extension("cache"));
     let device = aiop_trainer::default_device();
-    let report = protocol::run(&protocol, base, &cache, device, |line| eprintln!("{line}"))?;
+    let log = |line: &str| eprintln!("{line}");
+    let (markdown, seconds, json) = if kind.as_deref() == Some(leave_family_out::KIND) {
+        let spec: LeaveFamilyOut = toml::from_str(&text).with_context(invalid)?;
+        let report = leave_family_out::run(&spec, base, &cache, device, log)?;
+        let json = serde_json::to_string_pretty(&report)?;
+        (report.markdown(), report.seconds, json)
+    } else {
+        let protocol: Protocol = toml::from_str(&text).with_context(invalid)?;
+        let report = protocol::run(&protocol, base, &cache, device, log)?;
+        let json = serde_json::to_string_pretty(&report)?;
+        (report.markdown(), report.seconds, json)
+    };
     let tables = format!(
-        "## Protocol {}\n\n{}({:.0} s on {device:?})\n",
+        "## Protocol {}\n\n{markdown}({seconds:.0} s on {device:?})\n",
         file.display(),
-        report.markdown(),
-        report.seconds
     );
-    let json = serde_json::to_string_pretty(&report)? + "\n";
+    let json = json + "\n";
     if let Some(out) = &args.output {
         std::fs::write(out, &tables).with_context(|| format!("cannot write {}", out.display()))?;
         std::fs::write(out.with_extension("json"), &json)?;

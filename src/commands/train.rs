@@ -8,7 +8,7 @@ use std::time::Instant;
 use aiop_converter::dataset::split::{self, TrainSize};
 use aiop_predictor::LabelScaling;
 use aiop_trainer::data::{self, Sample};
-use aiop_trainer::eval::evaluate;
+use aiop_trainer::eval::evaluate_beside;
 use aiop_trainer::model::ModelConfig;
 use aiop_trainer::predictor::Predictor;
 use aiop_trainer::train::{Checkpoints, EpochReport, Hooks, TrainConfig, Validation};
@@ -244,7 +244,7 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
     };
     bar.finish_and_clear();
     let predicted = predictor.predict(&test);
-    let scores = (!test.is_empty()).then(|| evaluate(&predicted, &test));
+    let scores = (!test.is_empty()).then(|| evaluate_beside(&predicted, &test, &train));
     if let Some(dir) = &output {
         predictor.save(dir)?;
         write_run_files(dir, &args.task, &history, &test, &predicted)?;
@@ -271,9 +271,13 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
     );
     if let Some(s) = scores {
         text += &format!(
-            "test ({} records): SRCC {:.4}  Kendall {:.4}  MAE {:.3}  | FLOPs SRCC {:.4}  params SRCC {:.4}\n",
+            "test ({} records): SRCC {:.4}  Kendall {:.4}  MAE {:.3}  | FLOPs SRCC {:.4}  params SRCC {:.4}",
             s.count, s.srcc, s.kendall, s.mae, s.flops_srcc, s.params_srcc
         );
+        if let (Some(srcc), Some(mae)) = (s.stats_srcc, s.stats_mae) {
+            text += &format!("  graph-statistics regressor SRCC {srcc:.4} MAE {mae:.3}");
+        }
+        text += "\n";
     }
     if let Some(dir) = &output {
         text += &format!(

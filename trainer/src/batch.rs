@@ -81,6 +81,7 @@ mod tests {
             ops: vec![1; n],
             numeric: (0..n * NUMERIC_FEATURES).map(|i| i as f32).collect(),
             edges: (1..n as u32).map(|i| (i - 1, i)).collect(),
+            ..Default::default()
         }
     }
 

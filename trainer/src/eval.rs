@@ -1,9 +1,11 @@
-//! Scores of predictions against labels, beside the naive baselines.
+//! Scores of predictions against labels, beside the naive baselines: ranking by FLOPs, by
+//! parameter count, and the graph-statistics regressor ([`StatsRegressor`]).
 
 use aiop_predictor::metrics::{kendall_tau, mae, srcc};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Sample;
+use crate::stats_regressor::StatsRegressor;
 
 /// How well predictions rank and match a test set, with the FLOPs and params baselines.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -19,6 +21,13 @@ pub struct Evaluation {
     pub flops_srcc: f64,
     /// Spearman's ρ of parameter counts with the labels.
     pub params_srcc: f64,
+    /// Spearman's ρ of the graph-statistics regressor fitted on the same training samples
+    /// (absent when no training set was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_srcc: Option<f64>,
+    /// Its mean absolute error (points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_mae: Option<f64>,
 }
 
 /// Scores `predicted` (in the task's metric) against the labels of `samples`.
@@ -32,7 +41,21 @@ pub fn evaluate(predicted: &[f64], samples: &[&Sample]) -> Evaluation {
         mae: mae(predicted, &labels),
         flops_srcc,
         params_srcc,
+        stats_srcc: None,
+        stats_mae: None,
     }
+}
+
+/// [`evaluate`], with the graph-statistics regressor fitted on `train` scored beside.
+pub fn evaluate_beside(predicted: &[f64], test: &[&Sample], train: &[&Sample]) -> Evaluation {
+    let mut evaluation = evaluate(predicted, test);
+    if let Some(regressor) = StatsRegressor::fit(train) {
+        let labels: Vec<f64> = test.iter().map(|s| s.label).collect();
+        let baseline = regressor.predict(test);
+        evaluation.stats_srcc = Some(srcc(&baseline, &labels));
+        evaluation.stats_mae = Some(mae(&baseline, &labels));
+    }
+    evaluation
 }
 
 /// Spearman's ρ of FLOPs and of parameter counts with the labels of `samples`.

@@ -107,6 +107,7 @@ mod tests {
                 .map(|i| ((i * 13 + seed) % 17) as f32 / 10.0)
                 .collect(),
             edges,
+            ..Default::default()
         }
     }
 

@@ -8,10 +8,14 @@
 //! - [`checkpoint`]: saving and resuming interrupted runs;
 //! - [`predictor`]: a trained predictor with its label scaling, saved and loaded;
 //! - [`export`]: the predictor as one ONNX file for tract, ONNX Runtime and browsers;
-//! - [`eval`]: SRCC, Kendall τ and MAE beside the FLOPs and params baselines;
+//! - [`eval`]: SRCC, Kendall τ and MAE beside the FLOPs, params and graph-statistics baselines;
+//! - [`stats_regressor`]: the graph-statistics baseline (boosted trees on log MACs, params,
+//!   nodes and resolution);
 //! - [`adaproxy`]: the AdaProxy rescaling, the paper's alternative to fine-tuning;
 //! - [`transfer`]: zero-shot and k-sample fine-tuned transfer to a new task;
 //! - [`protocol`]: whole evaluation protocols (TOML) with every baseline, as in the paper;
+//! - [`leave_family_out`]: each family held out in turn, beside the FLOPs and
+//!   graph-statistics baselines;
 //! - [`proxies`]: NASLib's zero-cost proxies as baselines;
 //! - [`heads`]: synthetic scenes, heatmap targets and task metrics for the shared task heads.
 
@@ -22,11 +26,13 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod heads;
+pub mod leave_family_out;
 pub mod model;
 pub mod optim;
 pub mod predictor;
 pub mod protocol;
 pub mod proxies;
+pub mod stats_regressor;
 pub mod train;
 pub mod transfer;
 

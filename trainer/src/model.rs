@@ -1,6 +1,11 @@
 //! The AIO-P predictor network (paper, "AIO-P Structure"): node features embedded to 32
 //! dimensions, 6 k-GNN layers (Morris et al. 2019, `h' = W1·h + W2·Σ_{in-neighbours} h`,
 //! ReLU), mean pooling to a graph embedding, and an MLP regressor of 4 hidden layers of 32.
+//!
+//! The readout joins the mean of the raw numeric node features to the pooled embedding
+//! ([`Backbone::readout`]): the graph features of the encoding (log MACs, params, nodes,
+//! resolution) and the average node's sizes reach the regressor directly, not only through
+//! six layers of message passing.
 
 use aiop_predictor::{NUMERIC_FEATURES, OP_CATEGORIES};
 use serde::{Deserialize, Serialize};
@@ -104,13 +109,24 @@ impl Backbone {
         all
     }
 
-    /// Graph embeddings `[B, hidden]`: the mean of the last layer's node embeddings.
+    /// Graph embeddings `[B, readout_width]`: see [`Backbone::readout`].
     pub fn embed(&self, batch: &GraphBatch) -> Tensor {
         let last = self
             .node_layers(batch)
             .pop()
             .expect("at least the embedding");
-        batch.mean_pool(&last)
+        Backbone::readout(&last, batch)
+    }
+
+    /// `[mean of the last layer's node embeddings, mean of the numeric node features]`,
+    /// `[B, hidden + NUMERIC_FEATURES]`.
+    pub fn readout(last: &Tensor, batch: &GraphBatch) -> Tensor {
+        Tensor::cat(&[batch.mean_pool(last), batch.mean_pool(&batch.numeric)], 1)
+    }
+
+    /// Width of [`Backbone::readout`] for a backbone of `config`.
+    pub fn readout_width(config: &ModelConfig) -> i64 {
+        config.hidden + NUMERIC_FEATURES as i64
     }
 }
 
@@ -173,7 +189,12 @@ impl Adapter {
             layers: (0..config.gnn_layers)
                 .map(|i| GraphConv::new(&(p / format!("gnn{i}")), 2 * h, h))
                 .collect(),
-            head: Mlp::new(&(p / "head"), 2 * h, h, config.mlp_layers),
+            head: Mlp::new(
+                &(p / "head"),
+                h + Backbone::readout_width(config),
+                h,
+                config.mlp_layers,
+            ),
         }
     }
 
@@ -183,13 +204,14 @@ impl Adapter {
         self.head.forward(&self.pooled(backbone_layers, batch))
     }
 
-    /// The input of the adapter's MLP: its pooled embedding beside the backbone's, `[B, 2h]`.
+    /// The input of the adapter's MLP: its pooled embedding beside the backbone's readout,
+    /// `[B, h + readout_width]`.
     pub fn pooled(&self, backbone_layers: &[Tensor], batch: &GraphBatch) -> Tensor {
         let mut a = backbone_layers[0].shallow_clone();
         for (layer, b) in self.layers.iter().zip(&backbone_layers[1..]) {
             a = layer.forward(&Tensor::cat(&[&a, b], 1), batch).relu();
         }
         let last = backbone_layers.last().expect("at least the embedding");
-        Tensor::cat(&[batch.mean_pool(&a), batch.mean_pool(last)], 1)
+        Tensor::cat(&[batch.mean_pool(&a), Backbone::readout(last, batch)], 1)
     }
 }

@@ -131,7 +131,7 @@ impl Predictor {
         let backbone = Backbone::new(&(&root / "backbone"), &model);
         let head = Mlp::new(
             &(&root / "head"),
-            model.hidden,
+            Backbone::readout_width(&model),
             model.hidden,
             model.mlp_layers,
         );
@@ -297,7 +297,7 @@ impl Predictor {
             let batch = GraphBatch::new(chunk, self.vs.device());
             let layers = self.backbone.node_layers(&batch);
             let last = layers.last().expect("at least the embedding");
-            let mut columns = vec![self.head.forward(&batch.mean_pool(last))];
+            let mut columns = vec![self.head.forward(&Backbone::readout(last, &batch))];
             let adapters: Vec<Tensor> = self
                 .adapters
                 .iter()
@@ -371,7 +371,7 @@ impl Predictor {
         let backbone = Backbone::new(&(&root / "backbone"), &model);
         let head = Mlp::new(
             &(&root / "head"),
-            model.hidden,
+            Backbone::readout_width(&model),
             model.hidden,
             model.mlp_layers,
         );
@@ -402,6 +402,7 @@ mod tests {
                 ops: (0..n).map(|i| (i % 5) as u16).collect(),
                 numeric: vec![0.5; n * NUMERIC_FEATURES],
                 edges: (1..n as u32).map(|i| (i - 1, i)).collect(),
+                ..Default::default()
             },
             label: 50.0 + slope * n as f64,
             gflops: n as f64 / 10.0,
