@@ -5,11 +5,8 @@
 //! around every convolution). (Held-back zoo: used here only to check invariance, never to
 //! train or choose methods.)
 //!
-//! Not met yet, so the test is ignored (run it with `cargo test -- --ignored`): the canonical
-//! CG drops tf2onnx's layout transposes but keeps the channels-last shapes between them, and a
-//! `Pad` folded into a convolution leaves the padded input shape, so the two exports differ in
-//! the shapes of about half their nodes; predictions differ by up to 2.0 points
-//! (mobilenetv3small, COCO box AP; 1.5 points of ImageNet top-1).
+//! Both exports give the same canonical CG, node for node (canonical rule 7 writes tf2onnx's
+//! channels-last shapes channels-first), so the predictions agree.
 
 mod common;
 
@@ -36,7 +33,6 @@ fn predictions(files: &[String]) -> BTreeMap<(String, String), f64> {
 }
 
 #[test]
-#[ignore = "issue 25: channels-last shapes of tf2onnx exports are not yet normalised (up to 2.0 points apart)"]
 fn tensorflow_and_onnx_exports_of_one_network_are_predicted_alike() {
     let (dir, _) = common::unpack_zoo("keras");
     let with = |ext: &str| -> Vec<String> {

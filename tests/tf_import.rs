@@ -69,7 +69,8 @@ fn keras_graphs_match_keras_params_and_onnx_macs() {
     );
 }
 
-/// The canonical CGs of the two exports of one network agree in every total and histogram.
+/// The canonical CGs of the two exports of one network agree in every total and histogram, and
+/// node for node.
 fn assert_same_canonical_cg(stem: &str, tf: &Cg, onnx: &Cg) {
     let (tf, onnx) = (
         aiop_converter::cg::canonicalize(tf),
@@ -86,6 +87,31 @@ fn assert_same_canonical_cg(stem: &str, tf: &Cg, onnx: &Cg) {
     assert_eq!(
         a.ops, b.ops,
         "{stem}: canonical op categories of .pb vs .onnx"
+    );
+    // node for node: every (op, shapes, weight, kernel, stride, bias) appears as often in both
+    let nodes = |cg: &Cg| {
+        let mut v: Vec<String> = cg
+            .nodes()
+            .map(|n| {
+                format!(
+                    "{:?} {:?} {:?} {:?} {:?} {:?} {}",
+                    n.op,
+                    n.input_shape,
+                    n.output_shape,
+                    n.weight_shape,
+                    n.kernel,
+                    n.strides,
+                    n.bias
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        nodes(&tf),
+        nodes(&onnx),
+        "{stem}: canonical nodes of .pb vs .onnx"
     );
 }
 

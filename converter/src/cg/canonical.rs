@@ -28,10 +28,19 @@
 //!    a bias input become the same node.
 //! 6. **Padding before a convolution is the convolution's.** A `Pad` whose only consumer is a
 //!    convolution is dropped (TensorFlow writes asymmetric `SAME` padding into the
-//!    convolution, PyTorch's exporter as a separate `Pad`).
+//!    convolution, PyTorch's exporter as a separate `Pad`); the convolution's input shape
+//!    becomes the unpadded one, as if it padded itself.
+//! 7. **Shapes are channels-first.** Exporters that keep activations channels-last between
+//!    layout transposes (tf2onnx, Keras on PyTorch, ConvNeXt's permutes) leave 4-D shapes as
+//!    `[N, H, W, C]` on the nodes between them; those shapes are written `[N, C, H, W]`, the
+//!    layout of ONNX's convolutions. The layout of each tensor is read off the graph before
+//!    rule 1 drops the transposes: a channels-first ↔ channels-last transpose sets it, an input
+//!    that a channels-last → channels-first transpose consumes is channels-last, convolutions,
+//!    batch norms and pools produce channels-first, and every other op keeps its input's.
 //!
-//! MACs are unchanged; FLOPs drop by the folded element-wise work. Node shapes are kept as each
-//! source wrote them (a channels-last exporter keeps channels-last shapes between layers).
+//! MACs are unchanged; FLOPs drop by the folded element-wise work.
+
+use std::collections::{HashMap, HashSet};
 
 use petgraph::Direction::{Incoming, Outgoing};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -45,11 +54,13 @@ type Editable = StableDiGraph<CgNode, ()>;
 /// The canonical form of `cg` (rules in the module docs). Node order is kept.
 pub fn canonicalize(cg: &Cg) -> Cg {
     let mut g = Editable::from(cg.graph.clone());
+    let layouts = Layouts::of(&g);
     drop_plumbing(&mut g);
     drop_preprocessing(&mut g);
     name_activations(&mut g);
     fold_affine(&mut g);
-    fold_padding(&mut g);
+    fold_padding(&mut g, &layouts);
+    layouts.make_channels_first(&mut g);
     Cg {
         name: cg.name.clone(),
         source: cg.source.clone(),
@@ -187,13 +198,118 @@ fn fold_affine(g: &mut Editable) {
 }
 
 /// Rule 6.
-fn fold_padding(g: &mut Editable) {
+fn fold_padding(g: &mut Editable, layouts: &Layouts) {
     for i in order(g) {
-        let into_conv = only_consumer(g, i)
-            .is_some_and(|c| matches!(g[c].op, OpCategory::Conv | OpCategory::DepthwiseConv));
-        if g[i].op == OpCategory::Pad && into_conv && only_pred(g, i).is_some() {
+        let Some(conv) = only_consumer(g, i)
+            .filter(|&c| matches!(g[c].op, OpCategory::Conv | OpCategory::DepthwiseConv))
+        else {
+            continue;
+        };
+        if g[i].op == OpCategory::Pad && only_pred(g, i).is_some() {
+            let unpadded = &g[i].input_shape;
+            let (from, to) = (layouts.input_last(i), layouts.input_last(conv));
+            g[conv].input_shape = if from == to {
+                unpadded.clone()
+            } else if from {
+                channels_first(unpadded)
+            } else {
+                channels_last(unpadded)
+            };
             splice(g, i);
         }
+    }
+}
+
+/// Rule 7: which nodes read and write channels-last 4-D tensors, from the original graph.
+struct Layouts {
+    /// Node → (its first input is channels-last, its output is channels-last).
+    last: HashMap<NodeIndex, (bool, bool)>,
+}
+
+impl Layouts {
+    fn of(g: &Editable) -> Layouts {
+        // what a channels-last → channels-first transpose reads is channels-last, and so is
+        // what feeds it through layout-neutral ops (an input's preprocessing, a reshape)
+        let mut feeds_transpose: HashSet<NodeIndex> = HashSet::new();
+        let mut stack: Vec<NodeIndex> = g
+            .node_indices()
+            .filter(|&t| to_channels_first(&g[t]))
+            .flat_map(|t| g.neighbors_directed(t, Incoming))
+            .collect();
+        while let Some(n) = stack.pop() {
+            if g[n].output_shape.len() == 4 && keeps_layout(&g[n]) && feeds_transpose.insert(n) {
+                stack.extend(g.neighbors_directed(n, Incoming));
+            }
+        }
+        let mut output_last: HashMap<NodeIndex, bool> = HashMap::new();
+        let mut last = HashMap::new();
+        for i in order(g) {
+            let node = &g[i];
+            let first = g.neighbors_directed(i, Incoming).min();
+            let input = first.is_some_and(|p| output_last.get(&p).copied().unwrap_or(false));
+            let output = node.output_shape.len() == 4
+                && if node.op_type == "Transpose" {
+                    to_channels_last(node)
+                } else {
+                    keeps_layout(node) && (input || feeds_transpose.contains(&i))
+                };
+            output_last.insert(i, output);
+            last.insert(i, (input && node.input_shape.len() == 4, output));
+        }
+        Layouts { last }
+    }
+
+    /// Whether the first input of `i` is channels-last.
+    fn input_last(&self, i: NodeIndex) -> bool {
+        self.last.get(&i).is_some_and(|l| l.0)
+    }
+
+    /// Writes the shapes of channels-last tensors channels-first.
+    fn make_channels_first(&self, g: &mut Editable) {
+        let nodes: Vec<NodeIndex> = g.node_indices().collect();
+        for i in nodes {
+            let (input, output) = self.last.get(&i).copied().unwrap_or_default();
+            let node = &mut g[i];
+            if input {
+                node.input_shape = channels_first(&node.input_shape);
+            }
+            if output {
+                node.output_shape = channels_first(&node.output_shape);
+            }
+        }
+    }
+}
+
+/// Whether `node` writes its output in its input's layout: not a transpose, and not one of
+/// the ops whose ONNX semantics are channels-first (convolutions, batch norms, pools).
+fn keeps_layout(node: &CgNode) -> bool {
+    node.op_type != "Transpose"
+        && !matches!(
+            node.op,
+            OpCategory::Conv
+                | OpCategory::DepthwiseConv
+                | OpCategory::ConvTranspose
+                | OpCategory::BatchNorm
+                | OpCategory::MaxPool
+                | OpCategory::AvgPool
+                | OpCategory::GlobalMaxPool
+                | OpCategory::GlobalAvgPool
+        )
+}
+
+/// `[N, H, W, C]` → `[N, C, H, W]` (other ranks unchanged).
+fn channels_first(shape: &[i64]) -> Vec<i64> {
+    match shape {
+        &[n, h, w, c] => vec![n, c, h, w],
+        _ => shape.to_vec(),
+    }
+}
+
+/// `[N, C, H, W]` → `[N, H, W, C]` (other ranks unchanged).
+fn channels_last(shape: &[i64]) -> Vec<i64> {
+    match shape {
+        &[n, c, h, w] => vec![n, h, w, c],
+        _ => shape.to_vec(),
     }
 }
 
@@ -244,14 +360,25 @@ fn absorb(g: &mut Editable, keep: NodeIndex, victim: NodeIndex) {
 fn is_plumbing(node: &CgNode) -> bool {
     match node.op_type.as_str() {
         "Cast" | "CastLike" => true,
-        "Transpose" => {
-            let (i, o) = (&node.input_shape, &node.output_shape);
-            let permuted =
-                |p: [usize; 4]| i.len() == 4 && o.len() == 4 && (0..4).all(|k| o[k] == i[p[k]]);
-            permuted([0, 3, 1, 2]) || permuted([0, 2, 3, 1])
-        }
+        "Transpose" => to_channels_first(node) || to_channels_last(node),
         _ => false,
     }
+}
+
+/// Whether the 4-D transpose `node` permutes its input by `p`.
+fn permutes(node: &CgNode, p: [usize; 4]) -> bool {
+    let (i, o) = (&node.input_shape, &node.output_shape);
+    i.len() == 4 && o.len() == 4 && (0..4).all(|k| o[k] == i[p[k]])
+}
+
+/// A channels-last → channels-first transpose (`[0, 3, 1, 2]`).
+fn to_channels_first(node: &CgNode) -> bool {
+    node.op_type == "Transpose" && permutes(node, [0, 3, 1, 2])
+}
+
+/// A channels-first → channels-last transpose (`[0, 2, 3, 1]`).
+fn to_channels_last(node: &CgNode) -> bool {
+    node.op_type == "Transpose" && permutes(node, [0, 2, 3, 1])
 }
 
 /// Whether the node's other operand is a single value (a constant of the arithmetic).
@@ -475,6 +602,39 @@ mod tests {
         assert!(conv.bias);
         assert_eq!(conv.params, 8 * 3 * 3 * 3 + 8);
         assert_eq!(canonical.edge_count(), 2);
+        let relu = canonical.nodes().nth(2).expect("relu");
+        assert_eq!(
+            (&relu.input_shape[..], &relu.output_shape[..]),
+            (&NCHW[..], &NCHW[..])
+        );
+    }
+
+    /// tf2onnx's layout: a channels-last input and activations between transposes around
+    /// every convolution give the shapes of the channels-first export.
+    #[test]
+    fn channels_last_segments_get_channels_first_shapes() {
+        let (mut b, x) = Builder::new(&[1, 8, 8, 3]);
+        let t = b.then(x, "Transpose", &[1, 3, 8, 8], &[]);
+        let pad = b.then(t, "Pad", &[1, 3, 9, 9], &[]);
+        let conv = b.then(pad, "Conv", &[1, 8, 4, 4], &[8, 3, 3, 3]);
+        let t = b.then(conv, "Transpose", &NHWC, &[]);
+        let relu = b.then(t, "Relu", &NHWC, &[]);
+        let add = b.join(&[relu, t], "Add", &NHWC, &[]);
+        let t = b.then(add, "Transpose", &NCHW, &[]);
+        b.then(t, "GlobalAveragePool", &[1, 8, 1, 1], &[]);
+        let canonical = canonicalize(&b.0);
+        assert_eq!(b.ops(), ["input", "conv", "relu", "add", "global_avg_pool"]);
+        let shapes: Vec<(Vec<i64>, Vec<i64>)> = canonical
+            .nodes()
+            .map(|n| (n.input_shape.clone(), n.output_shape.clone()))
+            .collect();
+        assert_eq!(shapes[0].1, [1, 3, 8, 8], "input");
+        assert_eq!(shapes[1].0, [1, 3, 8, 8], "conv reads the unpadded input");
+        for (input, output) in &shapes[2..4] {
+            assert_eq!((&input[..], &output[..]), (&NCHW[..], &NCHW[..]));
+        }
+        assert_eq!(shapes[4].0, NCHW, "pool");
+        assert_eq!(canonical.resolution(), 8);
     }
 
     #[test]
@@ -549,6 +709,12 @@ mod tests {
         let pad = b.then(conv, "Pad", &[1, 8, 6, 6], &[]);
         b.then(pad, "MaxPool", &[1, 8, 3, 3], &[]);
         assert_eq!(b.ops(), ["input", "conv", "pad", "max_pool"]);
+        let conv = canonicalize(&b.0).nodes().nth(1).expect("conv").clone();
+        assert_eq!(
+            conv.input_shape,
+            [1, 3, 8, 8],
+            "the padding is the convolution's"
+        );
     }
 
     #[test]
