@@ -2,8 +2,8 @@
 //! `min_family` networks is held out in turn, a predictor is pretrained on all the other
 //! families and ranks the held-out one — beside ranking by FLOPs and the graph-statistics
 //! regressor ([`crate::stats_regressor`]) fitted on the same training networks. One run per
-//! seed, so that the run-to-run variance shows; finished runs are cached, so an interrupted
-//! protocol resumes where it stopped.
+//! seed, so that the run-to-run variance shows; finished runs are cached (with the settings and
+//! encoding they ran under), so an interrupted protocol resumes where it stopped.
 //!
 //! ```toml
 //! kind = "leave-family-out"
@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aiop_predictor::LabelScaling;
+use aiop_predictor::{ENCODING_VERSION, LabelScaling};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
@@ -81,11 +81,6 @@ pub struct FamilyScores {
 }
 
 impl FamilyScores {
-    /// Mean predictor SRCC over the seeds.
-    pub fn srcc(&self) -> f64 {
-        mean_std(&self.runs.iter().map(|e| e.srcc).collect::<Vec<_>>()).0
-    }
-
     /// The better of the two baselines' SRCC (FLOPs, graph-statistics regressor).
     pub fn best_baseline(&self) -> f64 {
         let first = &self.runs[0];
@@ -145,12 +140,14 @@ pub fn run(
         let mut runs = Vec::new();
         for &seed in &spec.seeds {
             let file = cache.join(format!("{}-{seed}.json", sanitize(family)));
-            let evaluation = match read_cached(&file) {
+            let key = spec.cache_key();
+            let evaluation = match read_cached(&file, &key) {
                 Some(e) => e,
                 None => {
                     let e = train_and_score(spec, &train, &test, seed, device)?;
-                    std::fs::write(&file, serde_json::to_vec_pretty(&e).map_err(invalid)?)?;
-                    e
+                    let run = CachedRun { key, evaluation: e };
+                    std::fs::write(&file, serde_json::to_vec_pretty(&run).map_err(invalid)?)?;
+                    run.evaluation
                 }
             };
             log(&format!(
@@ -179,9 +176,33 @@ fn invalid(e: serde_json::Error) -> TrainError {
     TrainError::Invalid(e.to_string())
 }
 
-/// A cached evaluation, if one was written and still parses.
-fn read_cached(file: &Path) -> Option<Evaluation> {
-    serde_json::from_slice(&std::fs::read(file).ok()?).ok()
+/// A finished run in the cache, with what it was trained with.
+#[derive(Serialize, Deserialize)]
+struct CachedRun {
+    key: String,
+    evaluation: Evaluation,
+}
+
+impl LeaveFamilyOut {
+    /// Everything a cached run depends on besides its family and seed: a run cached under
+    /// other settings, or by a build with another encoding, is trained again.
+    fn cache_key(&self) -> String {
+        format!(
+            "{} {} epochs {} lr {} batch {} eq5 {} encoding {ENCODING_VERSION}",
+            self.dataset.display(),
+            self.task,
+            self.epochs,
+            self.lr,
+            self.batch_size,
+            self.flops_transform
+        )
+    }
+}
+
+/// The evaluation cached in `file`, if there is one that parses and was run under `key`.
+fn read_cached(file: &Path, key: &str) -> Option<Evaluation> {
+    let run: CachedRun = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+    (run.key == key).then_some(run.evaluation)
 }
 
 /// A family name as a file name.
@@ -285,5 +306,49 @@ impl Report {
             self.families.len()
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cached run is reused only under the settings (and encoding) it ran with.
+    #[test]
+    fn cached_runs_are_reused_only_under_the_same_settings() {
+        let spec: LeaveFamilyOut = toml::from_str(
+            "kind = \"leave-family-out\"\ndataset = \"d.aiopds\"\ntask = \"t\"\nepochs = 10\n",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f-0.json");
+        let evaluation = crate::eval::Evaluation {
+            count: 3,
+            srcc: 0.5,
+            kendall: 0.4,
+            mae: 1.0,
+            flops_srcc: 0.1,
+            params_srcc: 0.2,
+            stats_srcc: Some(0.3),
+            stats_mae: Some(2.0),
+        };
+        let run = CachedRun {
+            key: spec.cache_key(),
+            evaluation,
+        };
+        std::fs::write(&file, serde_json::to_vec(&run).unwrap()).unwrap();
+        assert_eq!(
+            read_cached(&file, &spec.cache_key()).map(|e| e.srcc),
+            Some(0.5)
+        );
+        let longer = LeaveFamilyOut {
+            epochs: 20,
+            ..spec.clone()
+        };
+        assert!(read_cached(&file, &longer.cache_key()).is_none());
+        std::fs::write(&file, b"{ truncated").unwrap();
+        assert!(read_cached(&file, &spec.cache_key()).is_none());
+        assert_eq!(spec.seeds, [0, 1, 2, 3, 4]);
+        assert_eq!(spec.min_family, 8);
     }
 }
