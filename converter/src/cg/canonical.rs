@@ -241,19 +241,17 @@ impl Layouts {
                 stack.extend(g.neighbors_directed(n, Incoming));
             }
         }
-        let mut output_last: HashMap<NodeIndex, bool> = HashMap::new();
-        let mut last = HashMap::new();
+        let mut last: HashMap<NodeIndex, (bool, bool)> = HashMap::new();
         for i in order(g) {
             let node = &g[i];
             let first = g.neighbors_directed(i, Incoming).min();
-            let input = first.is_some_and(|p| output_last.get(&p).copied().unwrap_or(false));
+            let input = first.is_some_and(|p| last.get(&p).is_some_and(|l| l.1));
             let output = node.output_shape.len() == 4
                 && if node.op_type == "Transpose" {
                     to_channels_last(node)
                 } else {
                     keeps_layout(node) && (input || feeds_transpose.contains(&i))
                 };
-            output_last.insert(i, output);
             last.insert(i, (input && node.input_shape.len() == 4, output));
         }
         Layouts { last }
