@@ -132,7 +132,13 @@ pub fn seed_facts(
 }
 
 /// Infers shapes of a lowered model and builds its CG.
-pub fn convert_model(model: Model, name: &str, file: &str, options: &ConvertOptions) -> Result<Cg> {
+pub fn convert_model(
+    mut model: Model,
+    name: &str,
+    file: &str,
+    options: &ConvertOptions,
+) -> Result<Cg> {
+    crate::rewrite::rewrite(&mut model.graph);
     let mut warnings = model.warnings.clone();
     let (seed, data_inputs) = seed_facts(&model, options, &mut warnings)?;
     let graph = &model.graph;

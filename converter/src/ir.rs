@@ -7,7 +7,7 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
-use crate::value::{DType, Value};
+use crate::value::{DType, Precision, Value};
 
 /// A dimension as declared in a file: a number, a symbolic name, or nothing.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +66,9 @@ pub struct Node {
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
     pub attrs: Vec<(String, Attr)>,
+    /// The numeric format of a quantized operator that [`crate::rewrite`] turned into its float
+    /// equivalent (`None`: 32-bit float, or not known).
+    pub precision: Option<Precision>,
 }
 
 impl Node {

@@ -6,7 +6,8 @@
 //! # Ok::<(), aiop_converter::ConvertError>(())
 //! ```
 //!
-//! Layers, from the file up: [`onnx`] and [`tf`] decode and lower to [`ir`]; [`infer`] computes a fact
+//! Layers, from the file up: [`onnx`] and [`tf`] decode and lower to [`ir`]; [`rewrite`] turns
+//! quantized and runtime-fused operators back into the float network's; [`infer`] computes a fact
 //! (type, shape, small values) for every tensor with per-op rules; [`cg`] keeps the operations
 //! on the data path and counts costs; [`render`] draws the result.
 
@@ -20,6 +21,7 @@ pub mod ir;
 pub mod onnx;
 pub mod rank;
 pub mod render;
+pub mod rewrite;
 pub mod tf;
 pub mod value;
 pub mod zoo;

@@ -25,7 +25,12 @@ pub enum DType {
     U64,
     Bool,
     String,
-    /// A type the converter does not model (complex, float8, int4, …) or an unset one.
+    /// 4-bit integers (ONNX `INT4`, `UINT4`): quantized weights.
+    I4,
+    U4,
+    /// The 8-bit float formats (ONNX `FLOAT8E4M3FN` … `FLOAT8E5M2FNUZ`).
+    F8,
+    /// A type the converter does not model (complex, float4, …) or an unset one.
     Other,
 }
 
@@ -47,6 +52,9 @@ impl DType {
             12 => DType::U32,
             13 => DType::U64,
             16 => DType::BF16,
+            17..=20 => DType::F8,
+            21 => DType::U4,
+            22 => DType::I4,
             _ => DType::Other,
         }
     }
@@ -68,6 +76,9 @@ impl DType {
             DType::U32 => 12,
             DType::U64 => 13,
             DType::BF16 => 16,
+            DType::F8 => 17,
+            DType::U4 => 21,
+            DType::I4 => 22,
             DType::Other => 0,
         }
     }
@@ -83,8 +94,63 @@ impl DType {
             DType::F64 | DType::I64 | DType::U64 => Some(8),
             DType::F32 | DType::I32 | DType::U32 => Some(4),
             DType::F16 | DType::BF16 | DType::I16 | DType::U16 => Some(2),
-            DType::I8 | DType::U8 | DType::Bool => Some(1),
-            DType::String | DType::Other => None,
+            DType::I8 | DType::U8 | DType::F8 | DType::Bool => Some(1),
+            DType::I4 | DType::U4 | DType::String | DType::Other => None,
+        }
+    }
+}
+
+/// The numeric format a node computes in, when it is not 32-bit float: what quantized and
+/// reduced-precision deployment files keep of their original types (recorded per CG node).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    Int4,
+    Uint4,
+    Int8,
+    Uint8,
+    Fp8,
+    Int16,
+    Uint16,
+    Fp16,
+    Bf16,
+    Int32,
+}
+
+impl Precision {
+    /// The precision of tensors of `dtype`; `None` for 32/64-bit floats and for types that are
+    /// not numeric formats of weights or activations (64-bit integers, booleans, strings).
+    pub fn of(dtype: DType) -> Option<Precision> {
+        Some(match dtype {
+            DType::I4 => Precision::Int4,
+            DType::U4 => Precision::Uint4,
+            DType::I8 => Precision::Int8,
+            DType::U8 => Precision::Uint8,
+            DType::F8 => Precision::Fp8,
+            DType::I16 => Precision::Int16,
+            DType::U16 => Precision::Uint16,
+            DType::F16 => Precision::Fp16,
+            DType::BF16 => Precision::Bf16,
+            DType::I32 => Precision::Int32,
+            _ => return None,
+        })
+    }
+
+    /// The lowercase name used in CG files and summaries (`int8`, `fp16`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Int4 => "int4",
+            Precision::Uint4 => "uint4",
+            Precision::Int8 => "int8",
+            Precision::Uint8 => "uint8",
+            Precision::Fp8 => "fp8",
+            Precision::Int16 => "int16",
+            Precision::Uint16 => "uint16",
+            Precision::Fp16 => "fp16",
+            Precision::Bf16 => "bf16",
+            Precision::Int32 => "int32",
         }
     }
 }
@@ -227,7 +293,7 @@ pub fn decode_le(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Option<Arc<Va
                 .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16) as f64)
                 .collect(),
         ),
-        DType::String | DType::Other => None,
+        DType::F8 | DType::I4 | DType::U4 | DType::String | DType::Other => None,
     }
 }
 

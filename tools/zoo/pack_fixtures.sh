@@ -5,11 +5,16 @@
 #   tests/fixtures/opsets.tar.xz       ← torchvision models at opsets 7, 8, 9, 11, 13, 20
 #                                        (export_torchvision.py --opset N --suffix _opsetN) and
 #                                        21 (upgrade_opset.py --to 21 on the opset-20 files)
-# Usage: tools/zoo/pack_fixtures.sh [ZOO_DIR]   (default ~/.cache/aiop/zoo2)
+#   tests/fixtures/deploy.tar.xz       ← export_deploy.py: 5 classifiers folded, dynamo-exported,
+#                                        quantized (QDQ, QOperator, dynamic), ORT-optimised
+# Usage: tools/zoo/pack_fixtures.sh [ZOO_DIR] [NAME ...]   (default ~/.cache/aiop/zoo2, all four)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 zoo="${1:-$HOME/.cache/aiop/zoo2}"
-for name in torchvision timm opsets; do
+shift || true
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(torchvision timm opsets deploy)
+for name in "${names[@]}"; do
     src="$zoo/$name"
     [ -d "$src" ] || { echo "missing $src" >&2; exit 1; }
     (cd "$src" && tar --sort=name --owner=0 --group=0 --mtime='2026-01-01' -cf - ./*.onnx) \

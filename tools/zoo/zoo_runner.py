@@ -253,7 +253,7 @@ def run_driver(script: str, jobs: list[dict], args, worker_args: list[str] | Non
     return 0
 
 
-def perturb_weights(model, scale: float = 0.01) -> None:
+def perturb_weights(model, scale: float = 0.01, centred: bool = False) -> None:
     """Make every floating-point parameter / BatchNorm statistic distinct.
 
     Freshly initialised models contain many bit-identical tensors (norm weights
@@ -262,6 +262,10 @@ def perturb_weights(model, scale: float = 0.01) -> None:
     initializers and routes the shared copy through ``Identity`` nodes, which a
     trained model would never show. A small multiplicative/additive jitter
     avoids that while keeping the numerics of the random init.
+
+    ``centred`` makes the additive jitter zero-mean: the default (uniform in [0, scale)) shifts
+    every weight up a little, enough to make a classifier's logits all positive, which a
+    quantizer calibrating on them would take for a ReLU'd output.
     """
     import torch
 
@@ -274,6 +278,8 @@ def perturb_weights(model, scale: float = 0.01) -> None:
             if not t.is_floating_point():
                 continue
             noise = torch.rand(t.shape, generator=g, dtype=t.dtype) * scale
+            if centred and not name.endswith("running_var"):
+                noise -= scale / 2
             if name.endswith("running_var"):
                 t.mul_(1.0 + noise)  # stays positive
             else:

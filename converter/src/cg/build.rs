@@ -9,7 +9,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use petgraph::graph::NodeIndex;
 
 use super::cost::cost;
-use super::{Cg, CgNode, OpCategory, ShapeStatus};
+use super::{Cg, CgNode, OpCategory, Precision, ShapeStatus};
 use crate::infer::fact::Fact;
 use crate::infer::{Inferred, NodeStatus};
 use crate::ir::{Graph, Node};
@@ -235,6 +235,17 @@ impl<'a> Builder<'a> {
             cg_node.weight_shape = ins[w].and_then(Fact::dims).unwrap_or_default();
         }
         self.refine(&mut cg_node, node, &ins, weight_slot);
+        cg_node.precision = node.precision.or_else(|| {
+            // Reduced-precision float files (fp16, bf16) keep their types: the weight's, else
+            // the data input's.
+            let reduced = |f: Option<&Fact>| {
+                f.and_then(|f| Precision::of(f.dtype))
+                    .filter(|p| matches!(p, Precision::Fp16 | Precision::Bf16 | Precision::Fp8))
+            };
+            weight_slot
+                .and_then(|w| reduced(ins[w]))
+                .or_else(|| reduced(ins.get(main).copied().flatten()))
+        });
         cg_node.params = self.claim_params(node, origins);
         let unknown = Fact::unknown(crate::value::DType::Other);
         let c = cost(

@@ -12,7 +12,7 @@
 
 use super::OpCategory;
 use crate::infer::fact::{Fact, product};
-use crate::infer::ops::linalg_contraction;
+use crate::infer::ops::{fused_operand, linalg_contraction};
 
 /// MACs and FLOPs of one node.
 pub struct Cost {
@@ -83,12 +83,9 @@ fn matmul_macs(node: &crate::ir::Node, ins: &[Option<&Fact>], out_n: u64) -> u64
                 .unwrap_or(0)
         }
         _ => {
-            let (a_i, _) = if node.op_type == "QLinearMatMul" {
-                (0, 3)
-            } else {
-                (0, 1)
-            };
-            let k = dims(a_i).and_then(|a| a.last().copied()).unwrap_or(0);
+            let k = dims(0)
+                .and_then(|a| fused_operand(node, 'A', &a).last().copied())
+                .unwrap_or(0);
             out_n.saturating_mul(k)
         }
     }

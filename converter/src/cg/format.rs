@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Cg, CgNode, VOCAB_VERSION};
 
-/// Version of the CG file layout.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the CG file layout. 2 added each node's `precision`; JSON files of version 1
+/// (no precision) are still read.
+pub const FORMAT_VERSION: u32 = 2;
 /// First bytes of a binary CG file.
 pub const MAGIC: &[u8; 8] = b"AIOPCG\0\x01";
 
@@ -69,6 +70,11 @@ pub fn from_record(r: CgRecord) -> Result<Cg, FormatError> {
     if r.version != FORMAT_VERSION {
         return Err(FormatError::Version { found: r.version });
     }
+    from_checked_record(r)
+}
+
+/// [`from_record`] for a record whose layout version was checked by its reader.
+fn from_checked_record(r: CgRecord) -> Result<Cg, FormatError> {
     if r.vocab_version != VOCAB_VERSION {
         return Err(FormatError::Vocab {
             found: r.vocab_version,
@@ -102,6 +108,10 @@ pub fn to_json(cg: &Cg) -> String {
 pub fn from_json(text: &str) -> Result<Cg, FormatError> {
     let r: CgRecord =
         serde_json::from_str(text).map_err(|e| FormatError::Corrupt(e.to_string()))?;
+    if r.version == 1 && r.format == "aiop-cg" {
+        // Version 1 differs only by the missing `precision`, which JSON defaults.
+        return from_checked_record(r);
+    }
     from_record(r)
 }
 
@@ -117,6 +127,19 @@ pub fn from_binary(bytes: &[u8]) -> Result<Cg, FormatError> {
     let body = bytes
         .strip_prefix(MAGIC.as_slice())
         .ok_or(FormatError::NotCg)?;
+    /// The leading fields, the same in every version: an older file gets a version error.
+    #[derive(Deserialize)]
+    struct Head {
+        _format: String,
+        version: u32,
+    }
+    if let Ok((head, _)) = postcard::take_from_bytes::<Head>(body)
+        && head.version != FORMAT_VERSION
+    {
+        return Err(FormatError::Version {
+            found: head.version,
+        });
+    }
     let r: CgRecord =
         postcard::from_bytes(body).map_err(|e| FormatError::Corrupt(e.to_string()))?;
     from_record(r)

@@ -8,6 +8,7 @@ pub mod format;
 pub mod summary;
 pub mod vocab;
 
+pub use crate::value::Precision;
 pub use build::build;
 pub use canonical::canonicalize;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -57,6 +58,10 @@ pub struct CgNode {
     pub params: u64,
     /// Whether the output shape is known.
     pub shape: ShapeStatus,
+    /// The numeric format of a quantized or reduced-precision node (`int8`, `uint8`, `int4`,
+    /// `fp16`, …); absent for 32-bit float. Not part of the predictor's encoding.
+    #[serde(default)]
+    pub precision: Option<Precision>,
 }
 
 impl CgNode {
@@ -78,6 +83,7 @@ impl CgNode {
             flops: 0,
             params: 0,
             shape: ShapeStatus::Known,
+            precision: None,
         }
     }
 

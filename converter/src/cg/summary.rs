@@ -24,6 +24,9 @@ pub struct Summary {
     pub ops: BTreeMap<String, usize>,
     /// Original op type → node count.
     pub op_types: BTreeMap<String, usize>,
+    /// Numeric precision (`int8`, `fp16`, …) → node count, for nodes that are not 32-bit float;
+    /// empty for a float network.
+    pub precisions: BTreeMap<String, usize>,
     pub inputs: Vec<Port>,
     pub outputs: Vec<Port>,
     pub stages: Vec<Stage>,
@@ -65,11 +68,15 @@ fn resolution(node: &CgNode) -> String {
 pub fn summarize(cg: &Cg) -> Summary {
     let mut ops = BTreeMap::new();
     let mut op_types = BTreeMap::new();
+    let mut precisions = BTreeMap::new();
     let mut stages: Vec<Stage> = Vec::new();
     let mut inputs = Vec::new();
     let mut outputs = Vec::new();
     for n in cg.nodes() {
         *ops.entry(n.op.name().to_string()).or_insert(0) += 1;
+        if let Some(p) = n.precision {
+            *precisions.entry(p.name().to_string()).or_insert(0) += 1;
+        }
         match n.op {
             OpCategory::Input => inputs.push(Port {
                 name: n.name.clone(),
@@ -115,6 +122,7 @@ pub fn summarize(cg: &Cg) -> Summary {
         bounded_shapes: cg.bounded_shapes(),
         ops,
         op_types,
+        precisions,
         inputs,
         outputs,
         stages,
@@ -168,6 +176,15 @@ impl Summary {
         for (op, n) in ops {
             let bar = "█".repeat((n * 30).div_ceil(width));
             let _ = writeln!(s, "  {op:<18} {n:>6}  {bar}");
+        }
+        if !self.precisions.is_empty() {
+            let counts: Vec<String> = self
+                .precisions
+                .iter()
+                .map(|(p, n)| format!("{p} {n}"))
+                .collect();
+            let float = self.nodes - self.precisions.values().sum::<usize>();
+            let _ = writeln!(s, "\nprecision: {}, float {float}", counts.join(", "));
         }
         let _ = writeln!(
             s,

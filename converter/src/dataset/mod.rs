@@ -17,8 +17,8 @@ use crate::cg::format::{self, CgRecord, FormatError};
 
 /// First bytes of a dataset file.
 pub const MAGIC: &[u8; 8] = b"AIOPDS\0\x01";
-/// Version of the record layout.
-pub const VERSION: u32 = 1;
+/// Version of the record layout (2: CG nodes carry their precision).
+pub const VERSION: u32 = 2;
 /// Largest record accepted when reading (a CG of a few hundred thousand nodes).
 const MAX_RECORD_BYTES: u32 = 256 << 20;
 

@@ -173,6 +173,7 @@ impl Lowerer<'_> {
             inputs: n.input,
             outputs: n.output,
             attrs,
+            precision: None,
         });
         Ok(())
     }
@@ -399,7 +400,7 @@ fn inline_value(t: &TensorProto, dtype: DType, shape: Vec<usize>) -> Option<Arc<
                 .collect();
             decode_le(dtype, shape, &bytes)
         }
-        DType::String | DType::Other => None,
+        DType::F8 | DType::I4 | DType::U4 | DType::String | DType::Other => None,
     }
 }
 

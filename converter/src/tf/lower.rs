@@ -408,6 +408,7 @@ impl Lowerer {
             inputs,
             outputs: vec![out.to_string()],
             attrs,
+            precision: None,
         });
     }
 

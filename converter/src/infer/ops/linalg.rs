@@ -7,13 +7,9 @@ use crate::infer::fact::{Dim, Fact};
 use crate::infer::fold;
 use crate::infer::inputs::{Inputs, RuleError};
 use crate::ir::Node;
-use crate::value::DType;
 
 pub fn register(r: &mut Registry) {
-    r.add(
-        &["MatMul", "MatMulInteger", "QLinearMatMul", "FusedMatMul"],
-        matmul,
-    );
+    r.add(&["MatMul", "FusedMatMul"], matmul);
     r.add(&["Gemm"], gemm);
     r.add(&["Einsum"], einsum);
 }
@@ -50,18 +46,30 @@ pub fn matmul_shape(a: &[Dim], b: &[Dim]) -> Result<Vec<Dim>, RuleError> {
 }
 
 fn matmul(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
-    let (ai, bi) = if node.op_type == "QLinearMatMul" {
-        (0, 3)
-    } else {
-        (0, 1)
-    };
-    let shape = matmul_shape(inputs.shape(ai)?, inputs.shape(bi)?)?;
-    let dtype = if node.op_type == "MatMulInteger" {
-        DType::I32
-    } else {
-        inputs.req(0)?.dtype
-    };
-    Ok(vec![Fact::new(dtype, shape)])
+    let a = fused_operand(node, 'A', inputs.shape(0)?);
+    let b = fused_operand(node, 'B', inputs.shape(1)?);
+    let shape = matmul_shape(&a, &b)?;
+    Ok(vec![Fact::new(inputs.req(0)?.dtype, shape)])
+}
+
+/// Operand `which` (`'A'` or `'B'`) of a matrix product as multiplied. `com.microsoft`
+/// `FusedMatMul` first moves an operand's first dimension to second-to-last when
+/// `transBatchA`/`transBatchB` is set (`[d0, d1, …, dn-2, dn-1]` → `[d1, …, dn-2, d0, dn-1]`),
+/// then swaps the last two when `transA`/`transB` is (checked against ONNX Runtime 1.32).
+pub fn fused_operand<T: Clone>(node: &Node, which: char, shape: &[T]) -> Vec<T> {
+    let mut s = shape.to_vec();
+    let n = s.len();
+    if node.op_type != "FusedMatMul" || n < 2 {
+        return s;
+    }
+    let set = |flag: &str| node.int(&format!("{flag}{which}")).unwrap_or(0) != 0;
+    if set("transBatch") {
+        s[..n - 1].rotate_left(1);
+    }
+    if set("trans") {
+        s.swap(n - 1, n - 2);
+    }
+    s
 }
 
 fn gemm(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {

@@ -7,7 +7,7 @@ mod detection;
 mod elementwise;
 mod linalg;
 
-pub use linalg::contraction_macs as linalg_contraction;
+pub use linalg::{contraction_macs as linalg_contraction, fused_operand};
 mod nn;
 mod reduce;
 mod resize;

@@ -7,7 +7,7 @@ use crate::ir::Node;
 use crate::value::DType;
 
 pub fn register(r: &mut Registry) {
-    r.add(&["Conv", "ConvInteger", "QLinearConv", "FusedConv"], conv);
+    r.add(&["Conv"], conv);
     r.add(&["ConvTranspose"], conv_transpose);
     r.add(&["MaxPool", "AveragePool", "LpPool"], pool);
     r.add(
@@ -126,8 +126,7 @@ fn kernel_of(node: &Node, weight: &[Dim]) -> Result<Vec<u64>, RuleError> {
 
 fn conv(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     let x = inputs.shape(0)?;
-    let w_index = if node.op_type == "QLinearConv" { 3 } else { 1 };
-    let w = inputs.shape(w_index)?;
+    let w = inputs.shape(1)?;
     if x.len() < 3 || w.len() != x.len() {
         return Err(format!(
             "input rank {} and weight rank {} do not fit",
@@ -139,11 +138,7 @@ fn conv(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     let window = Window::from_node(node, kernel)?;
     let mut out = vec![x[0], w[0]];
     out.extend(spatial(&window, x)?);
-    let dtype = match node.op_type.as_str() {
-        "ConvInteger" => DType::I32,
-        _ => inputs.req(0)?.dtype,
-    };
-    Ok(vec![Fact::new(dtype, out)])
+    Ok(vec![Fact::new(inputs.req(0)?.dtype, out)])
 }
 
 fn conv_transpose(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
