@@ -25,8 +25,7 @@ pub(super) fn register(r: &mut Registry) {
     r.add(&["FusedConv"], fused_conv);
     r.add(&["FusedGemm"], fused_gemm);
     r.add(&["NhwcConv"], nhwc_conv);
-    r.add(&["BiasGelu"], bias_gelu);
-    r.add(&["FastGelu"], fast_gelu);
+    r.add(&["BiasGelu", "FastGelu"], biased_gelu);
     r.add(&["QuickGelu"], quick_gelu);
     r.add(&["BiasAdd"], bias_add);
     r.add(
@@ -154,22 +153,9 @@ fn add(
     y
 }
 
-/// `BiasGelu(A, B)`: `Gelu(A + B)`.
-fn bias_gelu(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    let (Some(a), Some(b), Some(y)) = (
-        input(node, 0).cloned(),
-        input(node, 1).cloned(),
-        node.outputs.first().cloned(),
-    ) else {
-        return false;
-    };
-    let sum = add(node, a, b, None, cx, out);
-    out.push(op(node, "Gelu", vec![sum], vec![y]));
-    true
-}
-
-/// `FastGelu(X, bias)`: `Gelu(X + bias)`; without a bias it is left to its shape rule.
-fn fast_gelu(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
+/// `BiasGelu(A, B)` and `FastGelu(X, bias)`: `Gelu(A + B)`; a `FastGelu` without a bias is
+/// left to its shape rule.
+fn biased_gelu(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
     let (Some(x), Some(bias), Some(y)) = (
         input(node, 0).cloned(),
         input(node, 1).cloned(),

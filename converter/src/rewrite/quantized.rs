@@ -26,9 +26,8 @@ pub(super) fn register(r: &mut Registry) {
     r.add(&["DequantizeLinear"], dequantize);
     r.add(&["DynamicQuantizeLinear"], dynamic_quantize);
     r.add(&["QLinearConv", "QLinearConvTranspose"], qlinear_conv);
-    r.add(&["ConvInteger"], conv_integer);
+    r.add(&["ConvInteger", "MatMulInteger"], integer_product);
     r.add(&["QLinearMatMul"], qlinear_matmul);
-    r.add(&["MatMulInteger"], matmul_integer);
     r.add(&["QGemm"], qgemm);
     r.add(&["QLinearAdd", "QLinearMul"], qlinear_binary);
     r.add(
@@ -204,12 +203,14 @@ fn qlinear_conv(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
     true
 }
 
-/// `ConvInteger(x, w, x_zp, w_zp)` → `Conv(x, w)`.
-fn conv_integer(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
+/// `ConvInteger(x, w, x_zp, w_zp)` → `Conv(x, w)`; `MatMulInteger(a, b, a_zp, b_zp)` →
+/// `MatMul(a, b)`.
+fn integer_product(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
     let Some(ins) = operands(node, &[0, 1]) else {
         return false;
     };
-    let mut n = float_op(node, "Conv", ins, &[]);
+    let float = node.op_type.trim_end_matches("Integer");
+    let mut n = float_op(node, float, ins, &[]);
     n.precision = precision(node, cx, &[1], 2);
     out.push(n);
     true
@@ -223,17 +224,6 @@ fn qlinear_matmul(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
     let mut n = float_op(node, "MatMul", ins, &[]);
     n.precision = precision(node, cx, &[3], 2);
     push_clamped(node, n, 6, cx, out);
-    true
-}
-
-/// `MatMulInteger(a, b, a_zp, b_zp)` → `MatMul(a, b)`.
-fn matmul_integer(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    let Some(ins) = operands(node, &[0, 1]) else {
-        return false;
-    };
-    let mut n = float_op(node, "MatMul", ins, &[]);
-    n.precision = precision(node, cx, &[1], 2);
-    out.push(n);
     true
 }
 
