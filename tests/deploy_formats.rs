@@ -164,3 +164,29 @@ fn quantized_nodes_record_their_precision() {
     assert!(o.status.success(), "{stderr}");
     assert!(stdout.contains("precision: int8 21"), "{stdout}");
 }
+
+#[test]
+fn legacy_and_dynamo_exports_have_one_canonical_cg() {
+    // Canonical rules 3 (erf-GELU) and 8 (spatial ReduceMean is global average pooling).
+    let (_dir, zoo) = variants();
+    let opts = ConvertOptions {
+        canonical: true,
+        ..Default::default()
+    };
+    for (model, files) in &zoo {
+        let legacy = convert_file(&files["folded"], &opts).unwrap();
+        let dynamo = convert_file(&files["dynamo"], &opts).unwrap();
+        let histogram = |cg: &Cg| {
+            let mut h: BTreeMap<&'static str, usize> = BTreeMap::new();
+            for n in cg.nodes() {
+                *h.entry(n.op.name()).or_default() += 1;
+            }
+            h
+        };
+        assert_eq!(histogram(&legacy), histogram(&dynamo), "{model}");
+        assert_eq!(legacy.node_count(), dynamo.node_count(), "{model}");
+        assert_eq!(legacy.edge_count(), dynamo.edge_count(), "{model}");
+        assert_eq!(legacy.macs(), dynamo.macs(), "{model}");
+        assert_eq!(legacy.flops(), dynamo.flops(), "{model}");
+    }
+}

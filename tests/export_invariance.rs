@@ -9,8 +9,8 @@
 //! channels-last shapes channels-first), so the predictions agree.
 //!
 //! The torchvision files of `tests/fixtures/deploy.tar.xz` (`tools/zoo/export_deploy.py`) are one
-//! network each exported unfolded, with BatchNorm folded, quantized three ways and optimised by
-//! ONNX Runtime: the convolutional ones are predicted alike too.
+//! network each exported unfolded, with BatchNorm folded, by torch's dynamo exporter, quantized
+//! three ways and optimised by ONNX Runtime: the convolutional ones are predicted alike too.
 
 mod common;
 
@@ -69,10 +69,10 @@ fn folded_quantized_and_runtime_optimised_files_are_predicted_alike() {
     let predicted = predictions(&files);
     let mut compared = 0;
     for ((stem, task), p) in &predicted {
-        let (model, variant) = stem.split_once('.').unwrap();
-        // Not yet alike (issue 25): torch's dynamo export (a spatial ReduceMean for global
-        // pooling) and ViT-B/16's variants (GELU and attention spelled differently).
-        if model == "vit_b_16" || variant == "dynamo" {
+        let model = stem.split_once('.').unwrap().0;
+        // Not yet alike (issue 25): ViT-B/16's variants, up to 3.2 points apart (COCO
+        // keypoints; ImageNet 0.9): attention and layer norms fused or quantized differently.
+        if model == "vit_b_16" {
             continue;
         }
         let reference = predicted[&(format!("{model}.folded"), task.clone())];
@@ -82,6 +82,6 @@ fn folded_quantized_and_runtime_optimised_files_are_predicted_alike() {
         );
         compared += 1;
     }
-    // 4 networks × 6 variants × 4 tasks
-    assert_eq!(compared, 4 * 6 * 4);
+    // 4 networks × 7 variants × 4 tasks
+    assert_eq!(compared, 4 * 7 * 4);
 }

@@ -24,7 +24,7 @@ use aiop_converter::cg::vocab::VOCAB_VERSION;
 use aiop_converter::{Cg, CgNode, OpCategory, ShapeStatus};
 
 /// Version of the node-feature layout (includes the vocabulary's version).
-pub const ENCODING_VERSION: u32 = 1000 * VOCAB_VERSION + 2;
+pub const ENCODING_VERSION: u32 = 1000 * VOCAB_VERSION + 3;
 /// Numeric features of a node's own.
 pub const NODE_FEATURES: usize = 20;
 /// Whole-graph features appended to every node.

@@ -13,7 +13,9 @@
 //!    architecture; exporters store its constants differently.
 //! 3. **Activations are named.** `x · sigmoid(β·x)` loses its `β` multiplication (swish);
 //!    `clip(x + a) · b` (or `/ b`) is a `hard_sigmoid` and `x · hard_sigmoid(x)` a
-//!    `hard_swish`, as ONNX's `HardSigmoid` and `HardSwish` ops are.
+//!    `hard_swish`, as ONNX's `HardSigmoid` and `HardSwish` ops are; `x · (erf(x / c) + 1) · ½`
+//!    (PyTorch's legacy exporter) is a `gelu`, as the `Gelu` op (opset 20, torch's dynamo
+//!    exporter) is.
 //! 4. **Per-channel affine chains are one batch norm.** A chain of `Mul`/`Add`/`Sub` nodes, each
 //!    with one data input and a weight operand holding one value per channel, each the only
 //!    consumer of the one before, is an inference-time batch norm however it was written:
@@ -38,6 +40,11 @@
 //!    that a channels-last → channels-first transpose consumes is channels-last, convolutions,
 //!    batch norms and pools produce channels-first, and every other op keeps its input's.
 //!
+//! 8. **A spatial mean is global average pooling.** A `ReduceMean` of an `[N, C, H, W]` tensor
+//!    to `[N, C, 1, 1]` or `[N, C]` (torch's dynamo exporter, TensorFlow's `Mean`) is a
+//!    `global_avg_pool` node, as ONNX's `GlobalAveragePool` is (applied after rule 7, on
+//!    channels-first shapes).
+//!
 //! MACs are unchanged; FLOPs drop by the folded element-wise work.
 
 use std::collections::{HashMap, HashSet};
@@ -61,6 +68,7 @@ pub fn canonicalize(cg: &Cg) -> Cg {
     fold_affine(&mut g);
     fold_padding(&mut g, &layouts);
     layouts.make_channels_first(&mut g);
+    name_global_pooling(&mut g);
     Cg {
         name: cg.name.clone(),
         source: cg.source.clone(),
@@ -118,7 +126,61 @@ fn name_activations(g: &mut Editable) {
                 }
             }
             OpCategory::HardSigmoid => name_hard_swish(g, i),
+            OpCategory::UnaryMath if g[i].op_type == "Erf" => name_erf_gelu(g, i),
             _ => {}
+        }
+    }
+}
+
+/// `x → Div|Mul(c) → Erf → Add(1) → Mul(x, ·) → Mul(½)` becomes one `gelu` node.
+fn name_erf_gelu(g: &mut Editable, erf: NodeIndex) {
+    let scalar_op = |g: &Editable, i: NodeIndex, ops: &[OpCategory]| {
+        ops.contains(&g[i].op) && has_scalar_operand(&g[i])
+    };
+    let Some(scale) = only_pred(g, erf).filter(|&d| {
+        scalar_op(g, d, &[OpCategory::Div, OpCategory::Mul]) && only_consumer(g, d) == Some(erf)
+    }) else {
+        return;
+    };
+    let Some(x) = only_pred(g, scale) else {
+        return;
+    };
+    let Some(plus_one) = only_consumer(g, erf).filter(|&a| scalar_op(g, a, &[OpCategory::Add]))
+    else {
+        return;
+    };
+    let Some(product) = only_consumer(g, plus_one).filter(|&m| is_product_of(g, m, x, plus_one))
+    else {
+        return;
+    };
+    let Some(half) = only_consumer(g, product).filter(|&h| {
+        scalar_op(g, h, &[OpCategory::Mul, OpCategory::Div]) && only_pred(g, h) == Some(product)
+    }) else {
+        return;
+    };
+    g[scale].op = OpCategory::Gelu;
+    g[scale].op_type = "Gelu".into();
+    g[scale].weight_shape.clear();
+    g[scale].output_shape = g[half].output_shape.clone();
+    // one FLOP per element, as the `Gelu` op costs
+    for victim in [erf, plus_one, product, half] {
+        absorb(g, scale, victim);
+    }
+}
+
+/// Rule 8.
+fn name_global_pooling(g: &mut Editable) {
+    let nodes: Vec<NodeIndex> = g.node_indices().collect();
+    for i in nodes {
+        let n = &mut g[i];
+        let (x, y) = (&n.input_shape, &n.output_shape);
+        let spatial_mean = n.op_type == "ReduceMean"
+            && x.len() == 4
+            && (y.len() == 2 || (y.len() == 4 && y[2] == 1 && y[3] == 1))
+            && y[..2] == x[..2];
+        if spatial_mean {
+            n.op = OpCategory::GlobalAvgPool;
+            n.op_type = "GlobalAveragePool".into();
         }
     }
 }
