@@ -63,6 +63,35 @@ def typed(elem, shape):
 
 NONE = ("none",)
 
+
+def outer(elem, shape):
+    """A graph input that only a subgraph reads (not an input of the node)."""
+    return ("outer", elem, shape)
+
+
+def vi(name, elem, shape):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def branch(op: str) -> onnx.GraphProto:
+    """An If branch: `op(in1)` of the enclosing graph's input `in1`."""
+    return helper.make_graph([helper.make_node(op, ["in1"], ["y"])], op,
+                             [], [vi("y", TensorProto.FLOAT, [2, 3])])
+
+
+LOOP_BODY = helper.make_graph(
+    [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+     helper.make_node("Add", ["v_in", "v_in"], ["v_out"])],
+    "body", [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, []),
+             vi("v_in", TensorProto.FLOAT, [2, 3])],
+    [vi("cond_out", TensorProto.BOOL, []), vi("v_out", TensorProto.FLOAT, [2, 3])])
+
+SCAN_BODY = helper.make_graph(
+    [helper.make_node("Add", ["s_in", "x_in"], ["s_out"]),
+     helper.make_node("Identity", ["s_out"], ["y_out"])],
+    "body", [vi("s_in", TensorProto.FLOAT, [2]), vi("x_in", TensorProto.FLOAT, [2])],
+    [vi("s_out", TensorProto.FLOAT, [2]), vi("y_out", TensorProto.FLOAT, [2])])
+
 # op -> list of (inputs, attributes) to try before the generic guesses.
 RECIPES: dict[str, list] = {
     "Conv": [([f(NCHW), f([4, 3, 3, 3]), f([4])], {"pads": [1, 1, 1, 1], "strides": [2, 2]})],
@@ -176,10 +205,19 @@ RECIPES: dict[str, list] = {
     "SoftmaxCrossEntropyLoss": [([f([3, 5]), typed(TensorProto.INT64, [3])], {"reduction": "none"})],
     "Mod": [([typed(TensorProto.INT64, X4), typed(TensorProto.INT64, X4)], {})],
     "ImageDecoder": [([typed(TensorProto.UINT8, [100])], {})],
+    "If": [([("const", TensorProto.BOOL, [True], []), outer(TensorProto.FLOAT, [2, 3])],
+            {"then_branch": branch("Relu"), "else_branch": branch("Neg")})],
+    "Loop": [([i64([3], []), ("const", TensorProto.BOOL, [True], []), f([2, 3])],
+              {"body": LOOP_BODY})],
+    "Scan": [([f([2]), f([5, 2])], {"body": SCAN_BODY, "num_scan_inputs": 1})],
 }
 for reduce in ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
                "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"]:
     RECIPES[reduce] = [([f(X4), i64([2, 3])], {"keepdims": 1}), ([f(X4)], {"axes": [2, 3], "keepdims": 1})]
+
+
+# Outputs of variadic operators, as their recipes produce them.
+OUTPUTS = {"Split": 2, "Scan": 2, "If": 1, "Loop": 1}
 
 
 def pick_type(constraint_types) -> int | None:
@@ -214,25 +252,28 @@ def build(schema, inputs, attrs) -> onnx.ModelProto:
         if spec[0] == "none":
             names.append("")
             continue
+        if spec[0] == "outer":
+            graph_inputs.append(helper.make_tensor_value_info(name, spec[1], spec[2]))
+            continue
         names.append(name)
         if spec[0] == "input":
             graph_inputs.append(helper.make_tensor_value_info(name, spec[1], spec[2]))
         else:
             _, elem, values, shape = spec
             dtype = {TensorProto.INT64: np.int64, TensorProto.FLOAT: np.float32,
-                     TensorProto.UINT8: np.uint8}[elem]
+                     TensorProto.UINT8: np.uint8, TensorProto.BOOL: np.bool_}[elem]
             arr = np.array(values, dtype=dtype)
             if shape is not None:
                 arr = arr.reshape(shape)
             inits.append(numpy_helper.from_array(arr, name))
-    outputs = [f"out{k}" for k in range(max(1, len(schema.outputs)))]
-    if schema.outputs and schema.outputs[-1].option == defs.OpSchema.FormalParameterOption.Variadic:
-        outputs = [f"out{k}" for k in range(2)]
-    elif schema.name in ("Split",):
-        outputs = ["out0", "out1"]
+    if schema.name in OUTPUTS:
+        count = OUTPUTS[schema.name]
+    elif schema.outputs and schema.outputs[-1].option == defs.OpSchema.FormalParameterOption.Variadic:
+        count = 2
     else:
         required = [o for o in schema.outputs if o.option != defs.OpSchema.FormalParameterOption.Optional]
-        outputs = [f"out{k}" for k in range(max(1, len(required)))]
+        count = max(1, len(required))
+    outputs = [f"out{k}" for k in range(count)]
     node = helper.make_node(schema.name, names, outputs, **attrs)
     graph = helper.make_graph([node], f"{schema.name}_{schema.since_version}", graph_inputs,
                               [helper.make_empty_tensor_value_info(o) for o in outputs], inits)

@@ -391,6 +391,62 @@ fn control_flow(
                 ),
             ))
         }
-        _ => Err("Scan is not supported".into()),
+        _ => scan(node, ins, scope),
     }
+}
+
+/// Scan (opset 9 on): the body sees the `N` states and one slice of each of the
+/// `num_scan_inputs` scan inputs (their scan axis, `scan_input_axes`, removed); the node returns
+/// the final states and the body's other outputs stacked along `scan_output_axes` (default 0),
+/// one entry per slice.
+fn scan(
+    node: &Node,
+    ins: &[Option<&Fact>],
+    scope: &Scope,
+) -> std::result::Result<(Vec<Fact>, String), String> {
+    let body = node.graph("body").ok_or("no body")?;
+    let scans = usize::try_from(node.int("num_scan_inputs").ok_or("no num_scan_inputs")?)
+        .map_err(|_| "negative num_scan_inputs")?;
+    let states = ins
+        .len()
+        .checked_sub(scans)
+        .ok_or("fewer inputs than scan inputs")?;
+    if body.inputs.len() != ins.len() {
+        return Err("Scan of opset 8 (with a batch axis) is not supported".into());
+    }
+    let input_axes = node.ints("scan_input_axes").unwrap_or(&[]);
+    let mut given: Vec<Option<Fact>> = ins[..states].iter().map(|f| f.cloned()).collect();
+    let mut length: Option<u64> = None;
+    for (k, f) in ins[states..].iter().enumerate() {
+        let sliced = f.and_then(|f| {
+            let shape = f.shape.as_ref()?;
+            let a = ops::axis(input_axes.get(k).copied().unwrap_or(0), shape.len()).ok()?;
+            length = length.or(shape[a]);
+            let mut s = shape.clone();
+            s.remove(a);
+            Some(Fact::new(f.dtype, s))
+        });
+        given.push(sliced);
+    }
+    let inferred =
+        infer_scoped(body, subgraph_seed(body, &given), Some(scope)).map_err(|e| e.to_string())?;
+    let outs = output_facts(body, &inferred);
+    let output_axes = node.ints("scan_output_axes").unwrap_or(&[]);
+    let mut facts: Vec<Fact> = outs.iter().take(states).cloned().collect();
+    for (k, f) in outs.iter().skip(states).enumerate() {
+        let stacked = f.shape.as_ref().and_then(|shape| {
+            let a = ops::axis(output_axes.get(k).copied().unwrap_or(0), shape.len() + 1).ok()?;
+            let mut s = shape.clone();
+            s.insert(a, length);
+            Some(Fact::new(f.dtype, s))
+        });
+        facts.push(stacked.unwrap_or_else(|| Fact::unknown(f.dtype)));
+    }
+    Ok((
+        facts,
+        format!(
+            "Scan with a body of {} nodes kept as one CG node",
+            body.nodes.len()
+        ),
+    ))
 }

@@ -242,9 +242,10 @@ fn skip_norm(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
     true
 }
 
-/// `Attention(input, weights, bias, …)`, packed Q/K/V projection.
+/// `com.microsoft` `Attention(input, weights, bias, …)`, packed Q/K/V projection. (The standard
+/// domain's `Attention`, opset 23, takes Q, K and V and has a shape rule of its own.)
 fn attention(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    attention_of(node, 0, 1, 2, cx, out)
+    node.domain == "com.microsoft" && attention_of(node, 0, 1, 2, cx, out)
 }
 
 /// Packed attention on the inputs at `x`, `w`, `b` of `node` (shared with `QAttention`):

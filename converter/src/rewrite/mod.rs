@@ -10,9 +10,9 @@
 //!   `BiasGelu`, `Attention`, `NhwcConv`, …) are split back into their parts; a fused activation
 //!   becomes its own node again.
 //!
-//! Rewrites are registered by op type (the domain is not checked: names do not collide between
-//! the standard and the `com.microsoft` domains). An op that cannot be rewritten (a missing
-//! operand) is left as it is, for the shape rules to do what they can.
+//! Rewrites are registered by op type; names do not collide between the standard and the
+//! `com.microsoft` domains except `Attention`, whose rewrite checks the domain. An op that cannot
+//! be rewritten (a missing operand) is left as it is, for the shape rules to do what they can.
 
 mod fused;
 mod quantized;

@@ -63,6 +63,15 @@ pub fn register(r: &mut Registry) {
             "SimplifiedLayerNormalization",
             "SkipLayerNormalization",
             "RMSNormalization",
+            "Swish",
+            "CumProd",
+            "Bernoulli",
+            "RandomUniformLike",
+            "RandomNormalLike",
+            "RotaryEmbedding",
+            "TensorScatter",
+            "OptionalGetElement",
+            "BitwiseNot",
         ],
         same_shape,
     );
@@ -81,7 +90,8 @@ pub fn register(r: &mut Registry) {
         ],
         folding_unary,
     );
-    r.add(&["IsNaN", "IsInf"], predicate);
+    r.add(&["IsNaN", "IsInf", "RegexFullMatch"], predicate);
+    r.add(&["BitCast"], bit_cast);
     r.add(&["Clip"], clip);
     r.add(&["Cast", "CastLike"], cast);
     r.add(
@@ -117,6 +127,8 @@ pub fn register(r: &mut Registry) {
             "BitwiseAnd",
             "BitwiseOr",
             "BitwiseXor",
+            "SwiGLU",
+            "StringConcat",
         ],
         broadcasting,
     );
@@ -175,6 +187,23 @@ fn predicate(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         value: None,
         ..x.clone()
     }])
+}
+
+/// `BitCast(x, to)`: the same bits read as `to`; the shape stays when the element sizes match.
+fn bit_cast(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.req(0)?;
+    let to = DType::from_onnx(node.int("to").unwrap_or(0) as i32);
+    match (x.dtype.size_of(), to.size_of()) {
+        (Some(a), Some(b)) if a == b => Ok(vec![Fact {
+            dtype: to,
+            value: None,
+            ..x.clone()
+        }]),
+        _ => Err(format!(
+            "bit cast {:?} → {to:?} changes the element size",
+            x.dtype
+        )),
+    }
 }
 
 fn cast(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {

@@ -12,6 +12,7 @@ pub fn register(r: &mut Registry) {
     r.add(&["MatMul", "FusedMatMul"], matmul);
     r.add(&["Gemm"], gemm);
     r.add(&["Einsum"], einsum);
+    r.add(&["Det"], det);
 }
 
 /// Output shape of `a @ b` with numpy's rules (1-D promotion, broadcast batch dims).
@@ -163,4 +164,16 @@ pub fn contraction_macs(equation: &str, shapes: &[Vec<u64>]) -> Option<u64> {
         }
     }
     Some(sizes.values().fold(1u64, |a, d| a.saturating_mul(*d)))
+}
+
+/// `Det(X [..., M, M])`: `[...]`.
+fn det(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.shape(0)?;
+    if x.len() < 2 {
+        return Err("Det needs square matrices".into());
+    }
+    Ok(vec![Fact::new(
+        inputs.req(0)?.dtype,
+        x[..x.len() - 2].to_vec(),
+    )])
 }

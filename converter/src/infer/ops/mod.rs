@@ -9,8 +9,10 @@ mod linalg;
 
 pub use linalg::{contraction_macs as linalg_contraction, fused_operand};
 mod nn;
+mod recurrent;
 mod reduce;
 mod resize;
+mod signal;
 mod tensor;
 
 use std::collections::HashMap;
@@ -45,6 +47,8 @@ static RULES: LazyLock<HashMap<&'static str, Rule>> = LazyLock::new(|| {
     reduce::register(&mut r);
     resize::register(&mut r);
     detection::register(&mut r);
+    recurrent::register(&mut r);
+    signal::register(&mut r);
     r.0
 });
 

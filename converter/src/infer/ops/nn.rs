@@ -7,9 +7,13 @@ use crate::ir::Node;
 use crate::value::DType;
 
 pub fn register(r: &mut Registry) {
-    r.add(&["Conv"], conv);
+    r.add(&["Conv", "DeformConv"], conv);
     r.add(&["ConvTranspose"], conv_transpose);
     r.add(&["MaxPool", "AveragePool", "LpPool"], pool);
+    r.add(&["MaxUnpool"], max_unpool);
+    r.add(&["Col2Im"], col2im);
+    r.add(&["AffineGrid"], affine_grid);
+    r.add(&["Attention"], attention);
     r.add(
         &["GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"],
         global_pool,
@@ -207,5 +211,88 @@ fn global_pool(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     }
     let mut out = x[..2].to_vec();
     out.extend(std::iter::repeat_n(Some(1), x.len() - 2));
+    Ok(vec![Fact::new(inputs.req(0)?.dtype, out)])
+}
+
+/// Non-negative integers of constant input `i`.
+fn lengths(inputs: &Inputs, i: usize) -> Result<Vec<u64>, RuleError> {
+    inputs
+        .ints(i)?
+        .iter()
+        .map(|v| u64::try_from(*v).map_err(|_| format!("negative length {v}")))
+        .collect()
+}
+
+/// `MaxUnpool(X, I, output_shape)`: `output_shape` when given, else per spatial axis
+/// `(in − 1) · stride − pads + kernel`.
+fn max_unpool(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let dtype = inputs.req(0)?.dtype;
+    if inputs.get(2).is_some() {
+        return Ok(vec![Fact::fixed(dtype, &lengths(inputs, 2)?)]);
+    }
+    let x = inputs.shape(0)?;
+    let kernel = node
+        .ints("kernel_shape")
+        .ok_or("no kernel_shape")?
+        .iter()
+        .map(|v| nonneg(*v))
+        .collect::<Result<Vec<_>, _>>()?;
+    if x.len() != kernel.len() + 2 {
+        return Err("kernel_shape does not match the input rank".into());
+    }
+    let window = Window::from_node(node, kernel)?;
+    let mut out = vec![x[0], x[1]];
+    for (i, d) in x[2..].iter().enumerate() {
+        out.push(d.and_then(|len| {
+            let (begin, end) = window.pads[i];
+            (len.checked_sub(1)? * window.strides[i] + window.kernel[i]).checked_sub(begin + end)
+        }));
+    }
+    Ok(vec![Fact::new(dtype, out)])
+}
+
+/// `Col2Im(input [N, C·∏block, L], image_shape, block_shape)`: `[N, C, image_shape…]`.
+fn col2im(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.shape(0)?;
+    let (image, block) = (lengths(inputs, 1)?, lengths(inputs, 2)?);
+    let cells: u64 = block.iter().product();
+    if x.len() != 3 || cells == 0 {
+        return Err("Col2Im input must be [N, C·∏block, L]".into());
+    }
+    let mut out = vec![x[0], x[1].map(|c| c / cells)];
+    out.extend(image.into_iter().map(Some));
+    Ok(vec![Fact::new(inputs.req(0)?.dtype, out)])
+}
+
+/// `AffineGrid(theta, size [N, C, H, W] or [N, C, D, H, W])`: `[N, H, W, 2]` or
+/// `[N, D, H, W, 3]`.
+fn affine_grid(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let size = lengths(inputs, 1)?;
+    if !(4..=5).contains(&size.len()) {
+        return Err("AffineGrid size must have 4 or 5 entries".into());
+    }
+    let mut out = vec![size[0]];
+    out.extend(&size[2..]);
+    out.push(size.len() as u64 - 2);
+    Ok(vec![Fact::fixed(inputs.req(0)?.dtype, &out)])
+}
+
+/// `Attention(Q, K, V, …)` (opset 23): Q `[B, heads, S, head]` and V `[B, kv_heads, S_kv, v_head]`
+/// give `[B, heads, S, v_head]`; 3-D Q `[B, S, hidden]` and V `[B, S_kv, v_hidden]` give
+/// `[B, S, q_num_heads · v_hidden / kv_num_heads]`.
+fn attention(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let (q, v) = (inputs.shape(0)?, inputs.shape(2)?);
+    let out = match (q.len(), v.len()) {
+        (4, 4) => vec![q[0], q[1], q[2], v[3]],
+        (3, 3) => {
+            let heads = |name: &str| node.int(name).and_then(|h| u64::try_from(h).ok());
+            let hidden = match (heads("q_num_heads"), heads("kv_num_heads"), v[2]) {
+                (Some(qh), Some(kvh), Some(vh)) if kvh > 0 => Some(qh * (vh / kvh)),
+                _ => None,
+            };
+            vec![q[0], q[1], hidden]
+        }
+        _ => return Err("Attention needs 3-D or 4-D Q and V".into()),
+    };
     Ok(vec![Fact::new(inputs.req(0)?.dtype, out)])
 }

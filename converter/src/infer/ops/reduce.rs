@@ -23,6 +23,10 @@ pub fn register(r: &mut Registry) {
         reduce,
     );
     r.add(&["ArgMax", "ArgMin"], arg_reduce);
+    r.add(
+        &["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"],
+        loss,
+    );
 }
 
 fn reduced(shape: &[Dim], axes: &[usize], keep: bool) -> Vec<Dim> {
@@ -83,4 +87,23 @@ fn arg_reduce(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     let a = axis(node.int("axis").unwrap_or(0), shape.len())?;
     let keep = node.int("keepdims").unwrap_or(1) != 0;
     Ok(vec![Fact::new(DType::I64, reduced(shape, &[a], keep))])
+}
+
+/// `NegativeLogLikelihoodLoss`/`SoftmaxCrossEntropyLoss(scores [N, C, d…], target [N, d…])`:
+/// the target's shape with `reduction = none`, else a scalar; `SoftmaxCrossEntropyLoss`'s
+/// optional second output is the log-probabilities, shaped like the scores.
+fn loss(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let scores = inputs.req(0)?;
+    let target = inputs.shape(1)?;
+    let shape = match node.string("reduction").unwrap_or("mean") {
+        "none" => target.to_vec(),
+        _ => Vec::new(),
+    };
+    Ok(vec![
+        Fact::new(scores.dtype, shape),
+        Fact {
+            value: None,
+            ..scores.clone()
+        },
+    ])
 }

@@ -33,6 +33,10 @@ pub fn register(r: &mut Registry) {
     r.add(&["DepthToSpace", "SpaceToDepth"], depth_space);
     r.add(&["OneHot"], one_hot);
     r.add(&["EyeLike"], eye_like);
+    r.add(&["RandomNormal", "RandomUniform"], random);
+    r.add(&["Multinomial"], multinomial);
+    r.add(&["CenterCropPad"], center_crop_pad);
+    r.add(&["OptionalHasElement"], has_element);
 }
 
 fn ints_or_attr(
@@ -640,4 +644,58 @@ fn eye_like(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         value: None,
         ..x.clone()
     }])
+}
+
+/// `RandomNormal`/`RandomUniform`: the `shape` attribute, of type `dtype` (default float).
+fn random(node: &Node, _inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let dims: Vec<u64> = node
+        .ints("shape")
+        .ok_or("no shape attribute")?
+        .iter()
+        .map(|v| u64::try_from(*v).map_err(|_| format!("negative dimension {v}")))
+        .collect::<Result<_, _>>()?;
+    let dtype = node
+        .int("dtype")
+        .map_or(DType::F32, |t| DType::from_onnx(t as i32));
+    Ok(vec![Fact::fixed(dtype, &dims)])
+}
+
+/// `Multinomial(input [batch, classes])`: `[batch, sample_size]` indices.
+fn multinomial(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.shape(0)?;
+    let samples = u64::try_from(node.int("sample_size").unwrap_or(1)).ok();
+    let dtype = node
+        .int("dtype")
+        .map_or(DType::I32, |t| DType::from_onnx(t as i32));
+    Ok(vec![Fact::new(
+        dtype,
+        vec![x.first().copied().flatten(), samples],
+    )])
+}
+
+/// `CenterCropPad(input, shape)`: the cropped or padded axes (attribute `axes`, default all)
+/// take the lengths in `shape`.
+fn center_crop_pad(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.shape(0)?;
+    let lengths = inputs.ints(1)?;
+    let axes: Vec<usize> = match node.ints("axes") {
+        Some(a) => a
+            .iter()
+            .map(|a| axis(*a, x.len()))
+            .collect::<Result<_, _>>()?,
+        None => (0..x.len()).collect(),
+    };
+    if axes.len() != lengths.len() {
+        return Err(format!("{} axes but {} lengths", axes.len(), lengths.len()));
+    }
+    let mut out = x.to_vec();
+    for (a, l) in axes.into_iter().zip(lengths) {
+        out[a] = Some(u64::try_from(l).map_err(|_| format!("negative length {l}"))?);
+    }
+    Ok(vec![Fact::new(inputs.req(0)?.dtype, out)])
+}
+
+/// `OptionalHasElement(input)`: a boolean scalar.
+fn has_element(_: &Node, _: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    Ok(vec![Fact::fixed(DType::Bool, &[])])
 }
