@@ -115,6 +115,26 @@ fn assert_same_canonical_cg(stem: &str, tf: &Cg, onnx: &Cg) {
     );
 }
 
+/// Keras's NASNetMobile crops with `Cropping2D`, whose `StridedSlice` bounds are computed from
+/// `Shape` at run time: they must fold. Published: NASNet-A (4 @ 1056), 564 M mult-adds and
+/// 5.3 M parameters (Zoph et al., 2018, Table 2).
+#[test]
+fn nasnet_cropping_bounds_fold_and_give_the_published_macs() {
+    let (dir, _) = common::unpack_zoo("keras");
+    let cg = convert_file(
+        &dir.path().join("nasnetmobile.pb"),
+        &ConvertOptions::default(),
+    )
+    .expect("nasnetmobile.pb");
+    assert_eq!(cg.unknown_shapes(), 0, "{:?}", cg.warnings);
+    let published = 564e6;
+    assert!(
+        (cg.macs() as f64 - published).abs() < 0.01 * published,
+        "{} MACs",
+        cg.macs()
+    );
+}
+
 #[test]
 fn savedmodels_give_the_frozen_graphs_cg() {
     let (saved, _) = common::unpack_zoo("keras-savedmodel");

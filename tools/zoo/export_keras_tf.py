@@ -52,6 +52,9 @@ MODELS = {
     "inceptionv3": ("InceptionV3", 299),
     "xception": ("Xception", 299),
     "densenet121": ("DenseNet121", 224),
+    # .pb only: Keras 3 has no NASNet on the torch backend; its Cropping2D slices with bounds
+    # computed from Shape
+    "nasnetmobile": ("NASNetMobile", 224),
     "deeplab_mobilenetv2": (None, 512),
 }
 STRIP_ABOVE = 64

@@ -968,22 +968,22 @@ impl Lowerer {
         out
     }
 
-    /// `StridedSlice` with constant bounds as ONNX `Slice` (plus `Squeeze` for the axes it
-    /// shrinks). Ellipsis and new-axis masks are not lowered.
+    /// `StridedSlice` as ONNX `Slice` (plus `Squeeze` for the axes it shrinks). Strides must be
+    /// constant; bounds that are computed (Keras's `Cropping2D` and `ZeroPadding2D` take them
+    /// from `Shape`) become `bound · keep + fill` tensors, which shape inference folds: `keep`
+    /// is 1 where the bound is read from the tensor and 0 where a mask replaces it by `fill`.
     fn strided_slice(&mut self, node: &NodeDef, inputs: &[String]) -> Result<()> {
         let mask = |name: &str| match attr(node, name) {
             Some(attr_value::Value::I(i)) => *i,
             _ => 0,
         };
-        let (Some(begin), Some(end), Some(strides)) = (
-            self.const_ints(&inputs[1]),
-            self.const_ints(&inputs[2]),
-            self.const_ints(&inputs[3]),
-        ) else {
-            return self.unsupported(node, inputs.to_vec(), "non-constant bounds");
+        let Some(strides) = self.const_ints(&inputs[3]) else {
+            return self.unsupported(node, inputs.to_vec(), "non-constant strides");
         };
-        let n = begin.len();
-        if end.len() != n || strides.len() != n || n > 64 {
+        let (begin, end) = (self.const_ints(&inputs[1]), self.const_ints(&inputs[2]));
+        let n = strides.len();
+        let fits = |b: &Option<Vec<i64>>| b.as_ref().is_none_or(|b| b.len() == n);
+        if !fits(&begin) || !fits(&end) || n > 64 {
             return self.unsupported(node, inputs.to_vec(), "bounds of different lengths");
         }
         if mask("ellipsis_mask") != 0 || mask("new_axis_mask") != 0 {
@@ -995,7 +995,11 @@ impl Lowerer {
             mask("end_mask"),
             mask("shrink_axis_mask"),
         );
+        if begin.is_none() && (0..n).any(|i| bit(shrink, i)) {
+            return self.unsupported(node, inputs.to_vec(), "shrinking a computed bound");
+        }
         let data = &inputs[0];
+        // per axis: `Some(v)` a constant bound, `None` the bound tensor's element
         let (mut starts, mut ends, mut axes, mut steps, mut squeezed) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in 0..n {
@@ -1003,21 +1007,25 @@ impl Lowerer {
             if step == 0 {
                 return self.unsupported(node, inputs.to_vec(), "a zero stride");
             }
+            let given = |b: &Option<Vec<i64>>| b.as_ref().map(|b| b[i]);
             let start = if bit(begin_mask, i) && !bit(shrink, i) {
-                if step > 0 { 0 } else { i64::MAX }
+                Some(if step > 0 { 0 } else { i64::MAX })
             } else {
-                begin[i]
+                given(&begin)
             };
             let stop = if bit(shrink, i) {
-                if begin[i] == -1 {
-                    i64::MAX
-                } else {
-                    begin[i].saturating_add(1)
-                }
+                // a shrunk axis has a constant begin (checked above)
+                begin.as_ref().map(|b| {
+                    if b[i] == -1 {
+                        i64::MAX
+                    } else {
+                        b[i].saturating_add(1)
+                    }
+                })
             } else if bit(end_mask, i) {
-                if step > 0 { i64::MAX } else { i64::MIN }
+                Some(if step > 0 { i64::MAX } else { i64::MIN })
             } else {
-                end[i]
+                given(&end)
             };
             let axis = self.axis(data, i as i64);
             starts.push(start);
@@ -1030,8 +1038,8 @@ impl Lowerer {
         }
         let operands = vec![
             data.clone(),
-            self.int_const(&node.name, &starts),
-            self.int_const(&node.name, &ends),
+            self.bound(&node.name, &starts, &inputs[1]),
+            self.bound(&node.name, &ends, &inputs[2]),
             self.int_const(&node.name, &axes),
             self.int_const(&node.name, &steps),
         ];
@@ -1049,6 +1057,22 @@ impl Lowerer {
             self.rank.insert(out, r.saturating_sub(squeezed.len()));
         }
         Ok(())
+    }
+
+    /// A slice bound: constant when every entry is, else `tensor · keep + fill` (see
+    /// [`Self::strided_slice`]).
+    fn bound(&mut self, stem: &str, entries: &[Option<i64>], tensor: &str) -> String {
+        if let Some(all) = entries.iter().copied().collect::<Option<Vec<i64>>>() {
+            return self.int_const(stem, &all);
+        }
+        let keep: Vec<i64> = entries.iter().map(|e| i64::from(e.is_none())).collect();
+        let fill: Vec<i64> = entries.iter().map(|e| e.unwrap_or(0)).collect();
+        let (keep, fill) = (self.int_const(stem, &keep), self.int_const(stem, &fill));
+        let kept = self.fresh(stem);
+        self.push_named(&kept, "Mul", vec![tensor.to_string(), keep], Vec::new());
+        let bound = self.fresh(stem);
+        self.push_named(&bound, "Add", vec![kept, fill], Vec::new());
+        bound
     }
 
     fn float_scalar(&mut self, stem: &str, v: f64) -> String {
