@@ -57,6 +57,24 @@ MODELS = {
     "nasnetmobile": ("NASNetMobile", 224),
     "deeplab_mobilenetv2": (None, 512),
 }
+# The networks of tests/fixtures/keras.tar.xz.
+FIXTURE = set(MODELS)
+# The rest of keras.applications at their default input sizes (`--models all-applications`),
+# for the importer's coverage measurement (issue 18).
+APPLICATIONS = {
+    "ConvNeXtTiny": 224, "ConvNeXtSmall": 224, "ConvNeXtBase": 224, "ConvNeXtLarge": 224,
+    "ConvNeXtXLarge": 224, "DenseNet121": 224, "DenseNet169": 224, "DenseNet201": 224,
+    "EfficientNetB0": 224, "EfficientNetB1": 240, "EfficientNetB2": 260, "EfficientNetB3": 300,
+    "EfficientNetB4": 380, "EfficientNetB5": 456, "EfficientNetB6": 528, "EfficientNetB7": 600,
+    "EfficientNetV2B0": 224, "EfficientNetV2B1": 240, "EfficientNetV2B2": 260,
+    "EfficientNetV2B3": 300, "EfficientNetV2S": 384, "EfficientNetV2M": 480,
+    "EfficientNetV2L": 480, "InceptionResNetV2": 299, "InceptionV3": 299, "MobileNet": 224,
+    "MobileNetV2": 224, "MobileNetV3Small": 224, "MobileNetV3Large": 224, "NASNetMobile": 224,
+    "NASNetLarge": 331, "ResNet50": 224, "ResNet101": 224, "ResNet152": 224, "ResNet50V2": 224,
+    "ResNet101V2": 224, "ResNet152V2": 224, "VGG16": 224, "VGG19": 224, "Xception": 299,
+}
+for _constructor, _size in APPLICATIONS.items():
+    MODELS.setdefault(_constructor.lower(), (_constructor, _size))
 STRIP_ABOVE = 64
 
 
@@ -180,7 +198,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--format", choices=("pb", "savedmodel", "onnx"), required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--models", default=",".join(MODELS), help="comma-separated (default: all)")
+    p.add_argument("--models", default=",".join(m for m in MODELS if m in FIXTURE),
+                   help="comma-separated, or all-applications (default: the test fixture's)")
     p.add_argument("--with-weights", action="store_true")
     p.add_argument("--timeout", type=int, default=900)
     p.add_argument("--one", help=argparse.SUPPRESS)
@@ -195,7 +214,8 @@ def main() -> int:
         run_one(args.one, args.format, args.out, args.with_weights)
         return 0
     manifest = []
-    for name in args.models.split(","):
+    names = list(MODELS) if args.models == "all-applications" else args.models.split(",")
+    for name in names:
         if name not in MODELS:
             print(f"unknown model {name}", file=sys.stderr)
             return 2

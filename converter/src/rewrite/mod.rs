@@ -275,3 +275,6 @@ fn attrs_without(node: &Node, drop: &[&str]) -> Vec<(String, Attr)> {
         .cloned()
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
