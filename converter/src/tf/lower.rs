@@ -58,6 +58,8 @@ const ELEMENTWISE: &[(&str, &str)] = &[
     ("Neg", "Neg"),
     ("Abs", "Abs"),
     ("Erf", "Erf"),
+    // erfc(x) = 1 − erf(x) (Keras's exact GELU): one unary node, as `Erf` is
+    ("Erfc", "Erf"),
     ("Floor", "Floor"),
     ("Reciprocal", "Reciprocal"),
     ("Cast", "Cast"),
@@ -936,6 +938,18 @@ impl Lowerer {
             "Square" => {
                 self.push(node, "Mul", vec![first.clone(), first], Vec::new());
                 if let Some(r) = rank_of_first {
+                    self.rank.insert(out, r);
+                }
+            }
+            "SquaredDifference" => {
+                // (x − y)²: the difference broadcasts like any element-wise op
+                let mut difference = node.clone();
+                difference.name = self.fresh(&node.name);
+                self.elementwise(&difference, "Sub", inputs)?;
+                let d = difference.name;
+                let rank = self.rank.get(&d).copied();
+                self.push(node, "Mul", vec![d.clone(), d], Vec::new());
+                if let Some(r) = rank {
                     self.rank.insert(out, r);
                 }
             }
