@@ -50,9 +50,9 @@ fn tensorflow_and_onnx_exports_of_one_network_are_predicted_alike() {
         files
     };
     let (pb, onnx) = (predictions(&with("pb")), predictions(&with("onnx")));
-    // every network but one (exported as .pb only) comes both ways
+    // every network but four (.pb only: Xception, NASNetMobile/Large, ConvNeXt-T) comes both ways
     let both: Vec<_> = pb.keys().filter(|k| onnx.contains_key(*k)).collect();
-    assert!(both.len() >= 4 * 15, "{} predictions", both.len());
+    assert!(both.len() >= 4 * 20, "{} predictions", both.len());
     for key in both {
         let (p, q) = (pb[key], onnx[key]);
         assert!(
