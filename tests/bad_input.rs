@@ -150,6 +150,69 @@ fn external_data_cannot_leave_the_model_folder() {
     }
 }
 
+/// Issue 19: named by a bare file name (`cd DIR && aiop inspect m.onnx`), the model's folder
+/// is the current one, and a link out of it is refused as from anywhere else.
+#[cfg(unix)]
+#[test]
+fn a_bare_file_name_keeps_external_data_inside_its_folder() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("secret.bin"), vec![7u8; 576]).unwrap();
+    let model_dir = root.path().join("model");
+    std::fs::create_dir(&model_dir).unwrap();
+    std::os::unix::fs::symlink(root.path().join("secret.bin"), model_dir.join("link.bin")).unwrap();
+    let mut m = small_conv();
+    m.initializer(external_tensor("w2", &[4, 4, 3, 3], "link.bin", 0, 576))
+        .node("Conv", &["z", "w2"], &["z2"], vec![])
+        .output("z2");
+    std::fs::write(model_dir.join("m.onnx"), m.to_bytes()).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
+        .args(["inspect", "m.onnx"])
+        .current_dir(&model_dir)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("outside the model's folder"), "{stderr}");
+}
+
+/// Issue 19: external data that is a FIFO (or any non-regular file) is not waited on.
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_external_data_does_not_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("weights.bin");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("mkfifo unavailable; skipped");
+        return;
+    }
+    let mut m = small_conv();
+    m.initializer(external_tensor("w2", &[4, 4, 3, 3], "weights.bin", 0, 576))
+        .node("Conv", &["z", "w2"], &["z2"], vec![])
+        .output("z2");
+    let f = dir.path().join("fifo.onnx");
+    std::fs::write(&f, m.to_bytes()).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
+        .args(["inspect", f.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("aiop waited on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&o);
+    // the tensor's shape is in the model: a warning, the graph still converts
+    assert!(o.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("not a regular file"), "{stdout}");
+}
+
 #[test]
 fn external_data_inside_the_folder_is_fine() {
     let dir = tempfile::tempdir().unwrap();

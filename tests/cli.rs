@@ -74,6 +74,45 @@ fn convert_writes_json_and_binary_that_round_trip() {
 }
 
 #[test]
+fn models_that_share_a_name_keep_their_own_cg_files() {
+    // issue 19: `net.onnx` and `net.pb` both wrote `net.cg`, one silently replacing the other
+    let (keras, _) = common::unpack_zoo("keras");
+    let input = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for ext in ["onnx", "pb"] {
+        std::fs::copy(
+            keras.path().join(format!("mobilenet.{ext}")),
+            input.path().join(format!("net.{ext}")),
+        )
+        .unwrap();
+    }
+    std::fs::copy(sample(), input.path().join("alone.onnx")).unwrap();
+    let o = aiop(&[
+        "convert",
+        input.path().to_str().unwrap(),
+        "-o",
+        out.path().to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    for file in ["net.onnx.cg", "net.pb.cg", "alone.cg"] {
+        assert!(out.path().join(file).is_file(), "{file}: {stdout}");
+    }
+    assert!(!out.path().join("net.cg").exists());
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    let mut outputs: Vec<&str> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["output"].as_str().unwrap())
+        .collect();
+    outputs.sort_unstable();
+    outputs.dedup();
+    assert_eq!(outputs.len(), 3, "one output file per model");
+}
+
+#[test]
 fn convert_directory_reports_failures_and_leaves_no_partial_files() {
     let input = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();

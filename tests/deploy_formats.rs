@@ -82,6 +82,12 @@ fn every_deployment_variant_converts_to_the_float_network() {
                 count(&reference, COMPUTE),
                 "{what}: compute nodes"
             );
+            let canonical = aiop_converter::cg::canonicalize(&cg);
+            assert_eq!(
+                count(&canonical, COMPUTE),
+                count(&aiop_converter::cg::canonicalize(&reference), COMPUTE),
+                "{what}: compute nodes of the canonical CG"
+            );
             checked += 1;
         }
     }

@@ -52,6 +52,8 @@ fn layout(cg: &Cg, opts: &RenderOptions) -> Layout {
             continue;
         }
         let mut chain = vec![i];
+        // nodes are marked as they join, so a cycle in a hand-made file ends the chain
+        block_of[i] = blocks.len();
         if opts.collapse_chains {
             let mut cur = i;
             while succ[cur].len() == 1 {
@@ -64,12 +66,10 @@ fn layout(cg: &Cg, opts: &RenderOptions) -> Layout {
                 {
                     break;
                 }
+                block_of[next] = blocks.len();
                 chain.push(next);
                 cur = next;
             }
-        }
-        for k in &chain {
-            block_of[*k] = blocks.len();
         }
         blocks.push(Block { nodes: chain });
     }
@@ -328,4 +328,25 @@ fn topo(n: usize, succs: &[Vec<usize>], preds: &[Vec<usize>]) -> Vec<usize> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cg::CgNode;
+
+    #[test]
+    fn a_cycle_ends_the_chain() {
+        // issue 19: files with cycles are refused when read, but a graph built in memory may
+        // still hold one; drawing it must end
+        let mut cg = Cg::default();
+        let a = cg.add_node(CgNode::new("a", OpCategory::Relu, "Relu"));
+        let b = cg.add_node(CgNode::new("b", OpCategory::Relu, "Relu"));
+        cg.graph.add_edge(a, b, ());
+        cg.graph.add_edge(b, a, ());
+        let c = cg.add_node(CgNode::new("c", OpCategory::Relu, "Relu"));
+        cg.graph.add_edge(c, c, ());
+        assert!(to_svg(&cg, &RenderOptions::default()).contains("<svg"));
+        assert!(to_dot(&cg, &RenderOptions::default()).contains("digraph"));
+    }
 }

@@ -1,5 +1,6 @@
 //! `aiop convert`: one model to a CG file, or a whole directory of models in parallel.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -107,6 +108,31 @@ pub fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// Where each model's CG goes: `<out>/<relative path>.<ext>` in place of the model's extension,
+/// or after it (`net.onnx.cg`, `net.pb.cg`) where two models would otherwise share one file.
+fn output_paths(models: &[PathBuf], root: &Path, out_dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let rel = |m: &PathBuf| m.strip_prefix(root).unwrap_or(m).to_path_buf();
+    let plain: Vec<PathBuf> = models
+        .iter()
+        .map(|m| out_dir.join(rel(m)).with_extension(ext))
+        .collect();
+    let mut uses: HashMap<&PathBuf, usize> = HashMap::new();
+    for p in &plain {
+        *uses.entry(p).or_default() += 1;
+    }
+    models
+        .iter()
+        .zip(&plain)
+        .map(|(m, p)| {
+            if uses[p] > 1 {
+                out_dir.join(format!("{}.{ext}", rel(m).display()))
+            } else {
+                p.clone()
+            }
+        })
+        .collect()
+}
+
 fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<ExitCode> {
     let models = find_models(&args.model)?;
     if models.is_empty() {
@@ -126,16 +152,17 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
     } else {
         "cg"
     };
+    let outputs = output_paths(&models, &args.model, out_dir, ext);
     let start = Instant::now();
     let entries: Vec<Entry> = pool.install(|| {
         models
             .par_iter()
-            .map(|model| {
+            .zip(&outputs)
+            .map(|(model, out)| {
                 let t = Instant::now();
                 let rel = model.strip_prefix(&args.model).unwrap_or(model);
-                let out = out_dir.join(rel).with_extension(ext);
                 let result = load_cg(model, options).and_then(|cg| {
-                    write_atomic(&out, &encode(&cg, args.format))?;
+                    write_atomic(out, &encode(&cg, args.format))?;
                     Ok(cg)
                 });
                 let millis = t.elapsed().as_secs_f64() * 1e3;

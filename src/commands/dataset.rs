@@ -217,13 +217,21 @@ fn write_dataset<'a>(
     description: &str,
     records: impl IntoIterator<Item = &'a Record>,
 ) -> Result<()> {
+    super::persist(staged_dataset(path, description, records)?, path)
+}
+
+/// The dataset written to a temporary file beside `path`, not yet in place.
+fn staged_dataset<'a>(
+    path: &Path,
+    description: &str,
+    records: impl IntoIterator<Item = &'a Record>,
+) -> Result<tempfile::NamedTempFile> {
     let tmp = super::temp_beside(path)?;
     let mut writer = Writer::new(std::io::BufWriter::new(tmp), description)?;
     for r in records {
         writer.write(r)?;
     }
-    let tmp = writer.finish()?.into_inner().map_err(|e| e.into_error())?;
-    super::persist(tmp, path)
+    Ok(writer.finish()?.into_inner().map_err(|e| e.into_error())?)
 }
 
 /// `AIOP_DATA`, else the vendored `data/` folder of the checkout this binary was built from.
@@ -534,13 +542,16 @@ fn split_dataset(
     } else {
         format!("test families {}", test_families.join(","))
     };
+    // both halves are written before either is put in place: a failure leaves neither
+    let mut staged = Vec::new();
     for (file, idx) in [("train.aiopds", &train_idx), ("test.aiopds", &test_idx)] {
         let picked = idx.iter().map(|i| &records[*i]);
-        write_dataset(
-            &output.join(file),
-            &format!("{description} | {file} ({how})"),
-            picked,
-        )?;
+        let path = output.join(file);
+        let tmp = staged_dataset(&path, &format!("{description} | {file} ({how})"), picked)?;
+        staged.push((tmp, path));
+    }
+    for (tmp, path) in staged {
+        super::persist(tmp, &path)?;
     }
     emit(&format!(
         "{}: {} train, {} test ({how}) → {}\n",

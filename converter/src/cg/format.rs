@@ -26,6 +26,8 @@ pub enum FormatError {
     Corrupt(String),
     #[error("edge {0}→{1} refers to a missing node")]
     Edge(u32, u32),
+    #[error("the edges form a cycle (a CG is acyclic)")]
+    Cyclic,
 }
 
 /// The on-disk record of a CG (also embedded in dataset records).
@@ -91,6 +93,9 @@ fn from_checked_record(r: CgRecord) -> Result<Cg, FormatError> {
         }
         graph.add_edge(NodeIndex::new(a as usize), NodeIndex::new(b as usize), ());
     }
+    if petgraph::algo::is_cyclic_directed(&graph) {
+        return Err(FormatError::Cyclic);
+    }
     Ok(Cg {
         name: r.name,
         source: r.source,
@@ -148,4 +153,27 @@ pub fn from_binary(bytes: &[u8]) -> Result<Cg, FormatError> {
 /// True when `bytes` start like a binary CG file.
 pub fn is_binary_cg(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cyclic_files_are_refused() {
+        // issue 19: a 2-cycle (or a self-loop) in a hand-made CG file made `render` loop forever
+        let mut cg = Cg::default();
+        let a = cg.add_node(CgNode::new("a", crate::OpCategory::Relu, "Relu"));
+        let b = cg.add_node(CgNode::new("b", crate::OpCategory::Relu, "Relu"));
+        cg.graph.add_edge(a, b, ());
+        assert!(from_json(&to_json(&cg)).is_ok());
+        cg.graph.add_edge(b, a, ());
+        assert!(matches!(from_json(&to_json(&cg)), Err(FormatError::Cyclic)));
+        cg.graph.clear_edges();
+        cg.graph.add_edge(a, a, ());
+        assert!(matches!(
+            from_binary(&to_binary(&cg)),
+            Err(FormatError::Cyclic)
+        ));
+    }
 }

@@ -120,7 +120,9 @@ impl Stats {
             .max(1);
         for (lower, c) in &self.node_histogram {
             let bar = "█".repeat((c * 40).div_ceil(widest));
-            let _ = writeln!(s, "  {:>5}–{:<6} {c:>6}  {bar}", lower, lower * 2 - 1);
+            // buckets [lower, 2·lower − 1]; an empty graph is the bucket [0, 0]
+            let upper = (lower * 2).saturating_sub(1).max(*lower);
+            let _ = writeln!(s, "  {:>5}–{:<6} {c:>6}  {bar}", lower, upper);
         }
         s
     }
@@ -135,5 +137,14 @@ mod tests {
         assert_eq!(ranks(&[10.0, 20.0, 20.0, 5.0]), vec![2.0, 3.5, 3.5, 1.0]);
         assert!((srcc(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
         assert!((srcc(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_empty_graph_gets_its_own_bucket() {
+        // issue 19: `dataset build models` writes a record with no nodes for an empty model
+        let empty = Record::new(&crate::Cg::default(), "toy", "empty.onnx", 224);
+        let stats = compute([&empty]);
+        assert_eq!(stats.node_histogram, vec![(0, 1)]);
+        assert!(stats.to_text().contains("0–0"));
     }
 }

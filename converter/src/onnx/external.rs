@@ -1,7 +1,10 @@
 //! Tensors stored outside the `.onnx` file (`data_location = EXTERNAL`).
 //!
 //! Locations are resolved inside the model's folder only: absolute paths, `..` components and
-//! symbolic links that lead outside are refused before anything is opened.
+//! symbolic links that lead outside are refused before anything is opened; a folder that cannot
+//! be resolved refuses everything. The file opened is the resolved path, without following a
+//! link in its last component (a link swapped in after the check fails to open) and without
+//! blocking (a FIFO), and must be a regular file.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
@@ -57,21 +60,53 @@ pub(super) fn locate(tensor: &TensorProto, model_dir: &Path) -> Result<ExternalL
             format!("path `{location}` points outside the model's folder"),
         ));
     }
-    let file = model_dir.join(relative);
-    // A symbolic link inside the folder may still lead out of it.
-    if let (Ok(real), Ok(root)) = (file.canonicalize(), model_dir.canonicalize())
-        && !real.starts_with(&root)
-    {
-        return Err(refuse(
+    let root = model_dir.canonicalize().map_err(|e| {
+        refuse(
             tensor,
-            format!("path `{location}` resolves outside the model's folder"),
-        ));
-    }
+            format!(
+                "the model's folder {} cannot be resolved: {e}",
+                model_dir.display()
+            ),
+        )
+    })?;
+    let file = root.join(relative);
+    // A symbolic link inside the folder may still lead out of it. (A missing file stays as
+    // named: opening it fails with a warning.)
+    let file = match file.canonicalize() {
+        Ok(real) if !real.starts_with(&root) => {
+            return Err(refuse(
+                tensor,
+                format!("path `{location}` resolves outside the model's folder"),
+            ));
+        }
+        Ok(real) => real,
+        Err(_) => file,
+    };
     Ok(ExternalLocation {
         file,
         offset,
         length,
     })
+}
+
+/// Opens `path` for reading if it is a regular file: without following a symbolic link in its
+/// last component and without waiting for a FIFO's writer; the type is checked on the handle.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let f = options.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(f)
 }
 
 /// Checks that the external bytes exist and reads them when `want` bytes or fewer are needed.
@@ -82,7 +117,7 @@ pub(super) fn read_small(
     expected: u64,
     want: u64,
 ) -> std::io::Result<Option<Vec<u8>>> {
-    let mut f = std::fs::File::open(&loc.file)?;
+    let mut f = open_regular(&loc.file)?;
     let size = f.metadata()?.len();
     let length = loc.length.unwrap_or(expected);
     if loc.offset.checked_add(length).is_none_or(|end| end > size) {

@@ -47,7 +47,11 @@ pub fn read_onnx(path: &Path) -> Result<Model> {
         std::io::Read::read_to_end(&mut &file, &mut buf).map_err(io)?;
         Bytes::from(buf)
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // a bare file name (`aiop inspect m.onnx`) has the empty path as parent: the current folder
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     parse_onnx(bytes, Some(dir))
 }
 
