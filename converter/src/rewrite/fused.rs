@@ -17,7 +17,7 @@
 //! `FusedMatMul` (transposed operands) and `Gelu` have shape rules of their own.
 
 use super::quantized::transpose;
-use super::{Context, Registry, attrs_without, input, op, scalar};
+use super::{Context, Registry, attrs_without, given, input, op, scalar};
 use crate::ir::{Attr, Node};
 use crate::value::DType;
 
@@ -125,7 +125,7 @@ fn fused_gemm(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
 
 /// `NhwcConv(X, W, B)` on channels-last `X`: transpose, `Conv`, transpose back.
 fn nhwc_conv(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    let (Some(x), Some(y)) = (input(node, 0).cloned(), node.outputs.first().cloned()) else {
+    let Some(([x], y)) = given(node, [0]) else {
         return false;
     };
     let (nchw, conv_out) = (cx.fresh(&x), cx.fresh(&y));
@@ -156,11 +156,7 @@ fn add(
 /// `BiasGelu(A, B)` and `FastGelu(X, bias)`: `Gelu(A + B)`; a `FastGelu` without a bias is
 /// left to its shape rule.
 fn biased_gelu(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    let (Some(x), Some(bias), Some(y)) = (
-        input(node, 0).cloned(),
-        input(node, 1).cloned(),
-        node.outputs.first().cloned(),
-    ) else {
+    let Some(([x, bias], y)) = given(node, [0, 1]) else {
         return false;
     };
     let sum = add(node, x, bias, None, cx, out);
@@ -170,7 +166,7 @@ fn biased_gelu(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
 
 /// `QuickGelu(X)` with attribute `alpha` (default 1.702): `X · Sigmoid(alpha · X)`.
 fn quick_gelu(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    let (Some(x), Some(y)) = (input(node, 0).cloned(), node.outputs.first().cloned()) else {
+    let Some(([x], y)) = given(node, [0]) else {
         return false;
     };
     let alpha = node.float("alpha").unwrap_or(1.702);
@@ -190,12 +186,7 @@ fn quick_gelu(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
 
 /// `BiasAdd(X, bias, skip)`: `X + bias + skip`.
 fn bias_add(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    let (Some(x), Some(bias), Some(skip), Some(y)) = (
-        input(node, 0).cloned(),
-        input(node, 1).cloned(),
-        input(node, 2).cloned(),
-        node.outputs.first().cloned(),
-    ) else {
+    let Some(([x, bias, skip], y)) = given(node, [0, 1, 2]) else {
         return false;
     };
     let sum = add(node, x, bias, None, cx, out);
@@ -207,12 +198,7 @@ fn bias_add(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
 /// `SkipSimplifiedLayerNormalization(input, skip, gamma, bias)` → outputs
 /// `(output, mean, inv_std_var, input_skip_bias_sum)`.
 fn skip_norm(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    let (Some(x), Some(skip), Some(gamma), Some(y)) = (
-        input(node, 0).cloned(),
-        input(node, 1).cloned(),
-        input(node, 2).cloned(),
-        node.outputs.first().cloned(),
-    ) else {
+    let Some(([x, skip, gamma], y)) = given(node, [0, 1, 2]) else {
         return false;
     };
     let simplified = node.op_type == "SkipSimplifiedLayerNormalization";
@@ -259,11 +245,7 @@ pub(super) fn attention_of(
     cx: &mut Context,
     out: &mut Vec<Node>,
 ) -> bool {
-    let (Some(x), Some(w), Some(y)) = (
-        input(node, x).cloned(),
-        input(node, w).cloned(),
-        node.outputs.first().cloned(),
-    ) else {
+    let Some(([x, w], y)) = given(node, [x, w]) else {
         return false;
     };
     let projected = cx.fresh(&y);
@@ -289,12 +271,7 @@ pub(super) fn attention_of(
 /// `MultiHeadAttention(query, key, value, bias, …)` with separate `[batch, S, hidden]` Q, K, V;
 /// packed forms (no `value`) are left to the shape rules.
 fn multi_head_attention(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    let (Some(q), Some(k), Some(v), Some(y)) = (
-        input(node, 0).cloned(),
-        input(node, 1).cloned(),
-        input(node, 2).cloned(),
-        node.outputs.first().cloned(),
-    ) else {
+    let Some(([q, k, v], y)) = given(node, [0, 1, 2]) else {
         return false;
     };
     let (q, k, v) = match input(node, 3).cloned() {

@@ -267,6 +267,15 @@ fn input(node: &Node, i: usize) -> Option<&String> {
     node.inputs.get(i).filter(|s| !s.is_empty())
 }
 
+/// Inputs `slots` of `node` and its first output, when all are given.
+fn given<const N: usize>(node: &Node, slots: [usize; N]) -> Option<([String; N], String)> {
+    let mut names: [String; N] = std::array::from_fn(|_| String::new());
+    for (name, slot) in names.iter_mut().zip(slots) {
+        *name = input(node, slot)?.clone();
+    }
+    Some((names, node.outputs.first()?.clone()))
+}
+
 /// The attributes of `node` except `drop`.
 fn attrs_without(node: &Node, drop: &[&str]) -> Vec<(String, Attr)> {
     node.attrs

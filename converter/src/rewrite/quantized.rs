@@ -17,7 +17,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::{Context, Registry, attrs_without, identity, input, op, scalar};
+use super::{Context, Registry, attrs_without, given, identity, input, op, scalar};
 use crate::ir::{Attr, Node};
 use crate::value::{DType, Precision};
 
@@ -258,7 +258,7 @@ fn qlinear_binary(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
 /// `QLinearX(X, X_scale, X_zp, Y_scale, Y_zp)` → `X(X)`; a channels-last pool is wrapped in
 /// the transposes that give it the NCHW input it has in the float graph.
 fn qlinear_unary(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
-    let (Some(x), Some(y)) = (input(node, 0).cloned(), node.outputs.first().cloned()) else {
+    let Some(([x], y)) = given(node, [0]) else {
         return false;
     };
     let float = node.op_type.trim_start_matches("QLinear");

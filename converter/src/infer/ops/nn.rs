@@ -183,8 +183,9 @@ fn conv_transpose(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> 
     Ok(vec![Fact::new(inputs.req(0)?.dtype, out)])
 }
 
-fn pool(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
-    let x = inputs.shape(0)?;
+/// The `kernel_shape` of a pooling-like op on `x` (`[N, C, spatial…]`), one entry per spatial
+/// axis.
+fn pool_kernel(node: &Node, x: &[Dim]) -> Result<Vec<u64>, RuleError> {
     if x.len() < 3 {
         return Err(format!("pooling needs rank ≥ 3, got {}", x.len()));
     }
@@ -197,7 +198,12 @@ fn pool(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     if kernel.len() != x.len() - 2 {
         return Err("kernel_shape does not match the input rank".into());
     }
-    let window = Window::from_node(node, kernel)?;
+    Ok(kernel)
+}
+
+fn pool(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
+    let x = inputs.shape(0)?;
+    let window = Window::from_node(node, pool_kernel(node, x)?)?;
     let mut out = vec![x[0], x[1]];
     out.extend(spatial(&window, x)?);
     let y = Fact::new(inputs.req(0)?.dtype, out.clone());
@@ -231,16 +237,7 @@ fn max_unpool(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
         return Ok(vec![Fact::fixed(dtype, &lengths(inputs, 2)?)]);
     }
     let x = inputs.shape(0)?;
-    let kernel = node
-        .ints("kernel_shape")
-        .ok_or("no kernel_shape")?
-        .iter()
-        .map(|v| nonneg(*v))
-        .collect::<Result<Vec<_>, _>>()?;
-    if x.len() != kernel.len() + 2 {
-        return Err("kernel_shape does not match the input rank".into());
-    }
-    let window = Window::from_node(node, kernel)?;
+    let window = Window::from_node(node, pool_kernel(node, x)?)?;
     let mut out = vec![x[0], x[1]];
     for (i, d) in x[2..].iter().enumerate() {
         out.push(d.and_then(|len| {
