@@ -175,14 +175,81 @@ fn a_bare_file_name_keeps_external_data_inside_its_folder() {
     assert!(stderr.contains("outside the model's folder"), "{stderr}");
 }
 
+/// Runs `aiop args`, failing the test if it has not ended after 20 s (a read that waits).
+#[cfg(unix)]
+fn within_20_s(args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("aiop {args:?} still running after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A FIFO at `path`, or `false` where `mkfifo` is missing.
+#[cfg(unix)]
+fn fifo(path: &std::path::Path) -> bool {
+    std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Issue 19: FIFOs and devices named as a predictor, a dataset, labels or a CG file, or lying
+/// in a folder of models, are refused at once; the batch converts the rest.
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("pipe");
+    if !fifo(&pipe) {
+        eprintln!("mkfifo unavailable; skipped");
+        return;
+    }
+    let model = dir.path().join("good.onnx");
+    std::fs::write(&model, small_conv().to_bytes()).unwrap();
+    let (m, p) = (model.to_str().unwrap(), pipe.to_str().unwrap());
+    for args in [
+        vec!["predict", "--predictor", p, m],
+        vec!["predict", "--predictor", "/dev/zero", m],
+        vec!["dataset", "stats", p],
+        vec!["inspect", p],
+    ] {
+        let o = within_20_s(&args);
+        let (stdout, stderr) = text(&o);
+        assert!(!o.status.success(), "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains("not a regular file"), "{args:?}: {stderr}");
+    }
+    let zoo = dir.path().join("zoo");
+    std::fs::create_dir(&zoo).unwrap();
+    std::fs::copy(&model, zoo.join("good.onnx")).unwrap();
+    assert!(fifo(&zoo.join("stuck.onnx")));
+    let out = dir.path().join("out");
+    let o = within_20_s(&[
+        "convert",
+        zoo.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(out.join("good.cg").is_file());
+}
+
 /// Issue 19: external data that is a FIFO (or any non-regular file) is not waited on.
 #[cfg(unix)]
 #[test]
 fn a_fifo_as_external_data_does_not_hang() {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("weights.bin");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-    if !made.is_ok_and(|s| s.success()) {
+    if !fifo(&dir.path().join("weights.bin")) {
         eprintln!("mkfifo unavailable; skipped");
         return;
     }
@@ -192,21 +259,7 @@ fn a_fifo_as_external_data_does_not_hang() {
         .output("z2");
     let f = dir.path().join("fifo.onnx");
     std::fs::write(&f, m.to_bytes()).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
-        .args(["inspect", f.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > std::time::Duration::from_secs(20) {
-            child.kill().unwrap();
-            panic!("aiop waited on a FIFO");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let o = child.wait_with_output().unwrap();
+    let o = within_20_s(&["inspect", f.to_str().unwrap()]);
     let (stdout, stderr) = text(&o);
     // the tensor's shape is in the model: a warning, the graph still converts
     assert!(o.status.success(), "{stdout}{stderr}");

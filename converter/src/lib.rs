@@ -16,6 +16,7 @@ mod convert;
 #[cfg(feature = "dataset")]
 pub mod dataset;
 pub mod error;
+pub mod files;
 pub mod infer;
 pub mod ir;
 pub mod onnx;

@@ -65,7 +65,9 @@ pub struct RuntimePredictor {
 impl RuntimePredictor {
     /// Loads a predictor file.
     pub fn load(path: &Path, backend: Backend) -> Result<RuntimePredictor, RuntimeError> {
-        RuntimePredictor::from_bytes(&std::fs::read(path)?, backend)
+        let bytes =
+            aiop_converter::files::read_capped(path, aiop_converter::files::MAX_PREDICTOR_BYTES)?;
+        RuntimePredictor::from_bytes(&bytes, backend)
     }
 
     /// Loads a predictor from the bytes of its `.onnx` file.

@@ -99,7 +99,8 @@ pub fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
                 found.push(p); // a SavedModel folder
             } else if ft.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "onnx" || x == "pb") {
+            } else if p.extension().is_some_and(|x| x == "onnx" || x == "pb") && p.is_file() {
+                // regular files (or links to them) only: a FIFO named `*.onnx` would hang
                 found.push(p);
             }
         }

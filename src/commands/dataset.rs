@@ -200,8 +200,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// The description and every record of a dataset file.
 fn read_all(path: &Path) -> Result<(String, Vec<Record>)> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = aiop_converter::files::open_regular(path, true)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     let reader = Reader::new(std::io::BufReader::new(file))
         .with_context(|| format!("{}", path.display()))?;
     let description = reader.header.description.clone();

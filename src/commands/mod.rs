@@ -18,6 +18,7 @@ pub mod zoo;
 use std::path::{Path, PathBuf};
 
 use aiop_converter::cg::format;
+use aiop_converter::files;
 use aiop_converter::{Cg, ConvertError, ConvertOptions};
 use anyhow::{Context, Result};
 
@@ -111,17 +112,17 @@ pub fn load_cg(path: &Path, options: &ConvertOptions) -> Result<Cg> {
     };
     if path.is_file() {
         let mut head = [0u8; 8];
-        let n = std::fs::File::open(path)
+        let n = files::open_regular(path, true)
             .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
             .unwrap_or(0);
         if format::is_binary_cg(&head[..n]) {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes = files::read_capped(path, files::MAX_CG_BYTES)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             let cg = format::from_binary(&bytes).with_context(|| format!("{}", path.display()))?;
             return Ok(canonical_if_asked(cg, options));
         }
         if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(path)
+            let text = files::read_text_capped(path, files::MAX_CG_BYTES)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let cg = format::from_json(&text).with_context(|| format!("{}", path.display()))?;
             return Ok(canonical_if_asked(cg, options));

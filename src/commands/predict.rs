@@ -63,12 +63,7 @@ impl PredictorArgs {
     pub fn load(&self) -> Result<RuntimePredictor> {
         let backend = self.backend.into();
         let (path, loaded) = match &self.predictor {
-            Some(p) => (
-                p.display().to_string(),
-                std::fs::read(p)
-                    .map_err(aiop_predictor::RuntimeError::from)
-                    .and_then(|bytes| RuntimePredictor::from_bytes(&bytes, backend)),
-            ),
+            Some(p) => (p.display().to_string(), RuntimePredictor::load(p, backend)),
             None => (
                 "bundled predictor".to_string(),
                 RuntimePredictor::from_bytes(DEFAULT_PREDICTOR, backend),

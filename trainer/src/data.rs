@@ -24,7 +24,7 @@ pub struct Sample {
 
 /// Every record of `path` that has a label for `task`, in file order.
 pub fn load(path: &Path, task: &str) -> Result<Vec<Sample>, TrainError> {
-    let file = std::fs::File::open(path)?;
+    let file = aiop_converter::files::open_regular(path, true)?;
     let reader = Reader::new(std::io::BufReader::new(file))?;
     let mut samples = Vec::new();
     for record in reader {

@@ -179,7 +179,10 @@ impl Rows {
             path: path_text.clone(),
             source,
         };
-        let mut reader = csv::Reader::from_path(path).map_err(csv_error)?;
+        // a regular file only: a FIFO or device named as labels gets an error, not a hang
+        let file =
+            crate::files::open_regular(path, true).map_err(|e| csv_error(csv::Error::from(e)))?;
+        let mut reader = csv::Reader::from_reader(file);
         let headers = reader.headers().map_err(csv_error)?.clone();
         Ok(Rows {
             path: path_text,

@@ -89,26 +89,6 @@ pub(super) fn locate(tensor: &TensorProto, model_dir: &Path) -> Result<ExternalL
     })
 }
 
-/// Opens `path` for reading if it is a regular file: without following a symbolic link in its
-/// last component and without waiting for a FIFO's writer; the type is checked on the handle.
-fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    let f = options.open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{} is not a regular file", path.display()),
-        ));
-    }
-    Ok(f)
-}
-
 /// Checks that the external bytes exist and reads them when `want` bytes or fewer are needed.
 /// Returns `Ok(None)` when the file is missing or too short (a warning, not an error: the
 /// tensor's shape is in the model file).
@@ -117,7 +97,7 @@ pub(super) fn read_small(
     expected: u64,
     want: u64,
 ) -> std::io::Result<Option<Vec<u8>>> {
-    let mut f = open_regular(&loc.file)?;
+    let mut f = crate::files::open_regular(&loc.file, false)?;
     let size = f.metadata()?.len();
     let length = loc.length.unwrap_or(expected);
     if loc.offset.checked_add(length).is_none_or(|end| end > size) {

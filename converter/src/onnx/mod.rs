@@ -32,7 +32,7 @@ pub fn read_onnx(path: &Path) -> Result<Model> {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = crate::files::open_regular(path, true).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     if len > MAX_ONNX_BYTES {
         return Err(ConvertError::TooLarge(len));

@@ -84,6 +84,6 @@ pub fn read_tf(path: &Path) -> Result<Model> {
     if len > MAX_PB_BYTES {
         return Err(ConvertError::TooLarge(len));
     }
-    let bytes = std::fs::read(&file).map_err(io)?;
+    let bytes = crate::files::read_capped(&file, MAX_PB_BYTES).map_err(io)?;
     parse_tf(&bytes, saved_model)
 }

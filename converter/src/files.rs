@@ -1,0 +1,101 @@
+//! Opening the files aiop reads (models, CGs, datasets, predictors, label CSVs): only regular
+//! files, never waiting on a FIFO, never reading more than a cap.
+//!
+//! A FIFO, a device (`/dev/zero`) or a folder named where a file is expected gets a clear error
+//! instead of a hang or an unbounded read. The type is checked on the opened handle, so the check
+//! and the read are one step. Symbolic links to regular files are followed (models are often
+//! linked into zoo folders); external tensor data, which must stay inside the model's folder,
+//! also refuses a link in the last component (`onnx::external`).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// Largest CG file read (JSON or binary): a few hundred thousand nodes.
+pub const MAX_CG_BYTES: u64 = 1 << 30;
+/// Largest predictor file read (the bundled one is under 1 MB).
+pub const MAX_PREDICTOR_BYTES: u64 = 256 << 20;
+/// Largest label CSV or protocol file read.
+pub const MAX_TEXT_BYTES: u64 = 256 << 20;
+
+/// Opens `path` for reading if it is a regular file; `follow` false also refuses a symbolic link
+/// in the last component.
+pub fn open_regular(path: &Path, follow: bool) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+        options.custom_flags(libc::O_NONBLOCK | nofollow);
+    }
+    let f = options.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(f)
+}
+
+/// The bytes of the regular file `path`, refusing files larger than `cap`.
+pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let f = open_regular(path, true)?;
+    let len = f.metadata()?.len();
+    if len > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} has {len} bytes, more than the {cap} allowed",
+                path.display()
+            ),
+        ));
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    // a file that grows while it is read still stops at the cap
+    f.take(cap + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} grew past the {cap} bytes allowed", path.display()),
+        ));
+    }
+    Ok(buf)
+}
+
+/// The text of the regular file `path` (UTF-8), refusing files larger than `cap`.
+pub fn read_text_capped(path: &Path, cap: u64) -> io::Result<String> {
+    String::from_utf8(read_capped(path, cap)?).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not UTF-8 text", path.display()),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_within_the_cap_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.txt");
+        std::fs::write(&f, b"hello").unwrap();
+        assert_eq!(read_text_capped(&f, 5).unwrap(), "hello");
+        assert!(read_capped(&f, 4).is_err());
+        assert!(read_capped(dir.path(), 100).is_err(), "a folder");
+        #[cfg(unix)]
+        {
+            assert!(
+                read_capped(Path::new("/dev/zero"), 100).is_err(),
+                "a device"
+            );
+            let link = dir.path().join("link.txt");
+            std::os::unix::fs::symlink(&f, &link).unwrap();
+            assert!(open_regular(&link, true).is_ok());
+            assert!(open_regular(&link, false).is_err());
+        }
+    }
+}
