@@ -301,3 +301,37 @@ fn unsupported_ops_give_a_partial_graph_with_warnings() {
     );
     assert!(v["warnings"][0].as_str().unwrap().contains("MysteryOp"));
 }
+
+/// Issue 19: one exit status for bad input of every kind (2), not just models and predictors.
+#[test]
+fn bad_cg_files_datasets_and_label_csvs_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cg = dir.path().join("broken.cg.json");
+    std::fs::write(&cg, br#"{"format": "aiop-cg", "version": 2, "nodes": "#).unwrap();
+    let dataset = dir.path().join("broken.aiopds");
+    std::fs::write(&dataset, b"AIOPDS\0\x01 and then nothing").unwrap();
+    let csv = dir.path().join("labels.csv");
+    std::fs::write(&csv, "model,score\na,1\n").unwrap();
+    let real = common::fixtures().join("../../models/datasets/mmdet.aiopds");
+    for args in [
+        vec!["inspect", cg.to_str().unwrap()],
+        vec!["dataset", "stats", dataset.to_str().unwrap()],
+        vec![
+            "dataset",
+            "join-labels",
+            real.to_str().unwrap(),
+            csv.to_str().unwrap(),
+            "--key",
+            "name",
+            "--task",
+            "score=x",
+            "-o",
+            dir.path().join("out.aiopds").to_str().unwrap(),
+        ],
+    ] {
+        let o = aiop(&args);
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}

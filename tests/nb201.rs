@@ -181,6 +181,6 @@ fn dataset_build_and_stats() {
             .to_str()
             .unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "bad input");
     assert!(common::text(&o).1.contains("not an aiop dataset file"));
 }

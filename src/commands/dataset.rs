@@ -248,16 +248,22 @@ fn labels_by(
     prefix: &str,
     rename: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HashMap<String, Vec<(String, f64)>>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let headers = reader.headers()?.clone();
-    let key_at = headers
-        .iter()
-        .position(|h| h == key)
-        .with_context(|| format!("{}: no column {key}", path.display()))?;
+    let file = aiop_converter::files::open_regular(path, true)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = csv::Reader::from_reader(file);
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{}", path.display()))?
+        .clone();
+    let key_at = headers.iter().position(|h| h == key).ok_or_else(|| {
+        aiop_converter::dataset::labels::LabelError::Column {
+            path: path.display().to_string(),
+            column: key.to_string(),
+        }
+    })?;
     let mut out = HashMap::new();
     for row in reader.records() {
-        let row = row?;
+        let row = row.with_context(|| format!("{}", path.display()))?;
         let labels = headers
             .iter()
             .enumerate()

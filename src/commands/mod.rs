@@ -40,14 +40,30 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
-/// 2 for rejected models, 1 for anything else.
+/// 2 for bad input — a model, CG file, dataset, label CSV or predictor that cannot be read or
+/// is not what it claims to be (anywhere in the error's chain of causes) — and 1 for anything
+/// else (usage errors, failures to write).
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<BadInput>().is_some() || e.downcast_ref::<predict::BadPredictor>().is_some()
-    {
-        EXIT_BAD_INPUT
-    } else {
-        1
-    }
+    let bad_input = e.chain().any(|cause| {
+        cause.is::<BadInput>()
+            || cause.is::<predict::BadPredictor>()
+            || cause.is::<ConvertError>()
+            || cause.is::<format::FormatError>()
+            || cause.is::<aiop_converter::dataset::DatasetError>()
+            || cause.is::<aiop_converter::dataset::labels::LabelError>()
+            || cause.is::<aiop_predictor::RuntimeError>()
+            || cause.is::<csv::Error>()
+            || cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::InvalidInput
+                        | std::io::ErrorKind::InvalidData
+                        | std::io::ErrorKind::UnexpectedEof
+                )
+            })
+    });
+    if bad_input { EXIT_BAD_INPUT } else { 1 }
 }
 
 /// Options that bind a model's open dimensions.
