@@ -40,9 +40,10 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
-/// 2 for bad input — a model, CG file, dataset, label CSV or predictor that cannot be read or
-/// is not what it claims to be (anywhere in the error's chain of causes) — and 1 for anything
-/// else (usage errors, failures to write).
+/// 2 for bad input — a model, CG file, dataset, label CSV or predictor that is missing, cannot
+/// be read or is not what it claims to be (anywhere in the error's chain of causes) — and 1 for
+/// anything else (usage errors, failures to write; a missing output folder counts as missing
+/// input, 2).
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     let bad_input = e.chain().any(|cause| {
         cause.is::<BadInput>()
