@@ -57,6 +57,15 @@ pub fn rule(op_type: &str) -> Option<Rule> {
     RULES.get(op_type).copied()
 }
 
+/// Sizes given as integers (a shape input or attribute), refusing negative ones; `what` names
+/// them in the error.
+pub fn sizes(values: &[i64], what: &str) -> Result<Vec<u64>, RuleError> {
+    values
+        .iter()
+        .map(|v| u64::try_from(*v).map_err(|_| format!("negative {what} {v}")))
+        .collect()
+}
+
 /// Resolves a possibly negative `axis` against `rank`.
 pub fn axis(axis: i64, rank: usize) -> Result<usize, RuleError> {
     let r = rank as i64;

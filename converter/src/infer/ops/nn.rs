@@ -222,11 +222,7 @@ fn global_pool(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
 
 /// Non-negative integers of constant input `i`.
 fn lengths(inputs: &Inputs, i: usize) -> Result<Vec<u64>, RuleError> {
-    inputs
-        .ints(i)?
-        .iter()
-        .map(|v| u64::try_from(*v).map_err(|_| format!("negative length {v}")))
-        .collect()
+    super::sizes(&inputs.ints(i)?, "length")
 }
 
 /// `MaxUnpool(X, I, output_shape)`: `output_shape` when given, else per spatial axis

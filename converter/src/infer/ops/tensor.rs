@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Registry, axis};
+use super::{Registry, axis, sizes};
 use crate::infer::fact::{Dim, Fact, product};
 use crate::infer::fold;
 use crate::infer::inputs::{Inputs, RuleError};
@@ -522,11 +522,7 @@ fn pad(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
 }
 
 fn constant_of_shape(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
-    let dims: Vec<u64> = inputs
-        .ints(0)?
-        .iter()
-        .map(|v| u64::try_from(*v).map_err(|_| format!("negative dimension {v}")))
-        .collect::<Result<_, _>>()?;
+    let dims = sizes(&inputs.ints(0)?, "dimension")?;
     let (dtype, fill) = match node.attr("value") {
         Some(Attr::Tensor(t)) => (
             t.dtype,
@@ -648,12 +644,7 @@ fn eye_like(_: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
 
 /// `RandomNormal`/`RandomUniform`: the `shape` attribute, of type `dtype` (default float).
 fn random(node: &Node, _inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
-    let dims: Vec<u64> = node
-        .ints("shape")
-        .ok_or("no shape attribute")?
-        .iter()
-        .map(|v| u64::try_from(*v).map_err(|_| format!("negative dimension {v}")))
-        .collect::<Result<_, _>>()?;
+    let dims = sizes(node.ints("shape").ok_or("no shape attribute")?, "dimension")?;
     let dtype = node
         .int("dtype")
         .map_or(DType::F32, |t| DType::from_onnx(t as i32));
@@ -689,8 +680,8 @@ fn center_crop_pad(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError>
         return Err(format!("{} axes but {} lengths", axes.len(), lengths.len()));
     }
     let mut out = x.to_vec();
-    for (a, l) in axes.into_iter().zip(lengths) {
-        out[a] = Some(u64::try_from(l).map_err(|_| format!("negative length {l}"))?);
+    for (a, l) in axes.into_iter().zip(sizes(&lengths, "length")?) {
+        out[a] = Some(l);
     }
     Ok(vec![Fact::new(inputs.req(0)?.dtype, out)])
 }
