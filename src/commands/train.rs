@@ -175,7 +175,7 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
             _ => 3e-3,
         }),
         seed: args.seed,
-        schedule: Default::default(),
+        ..Default::default()
     };
     let device = aiop_trainer::default_device();
     let output = match &stage {

@@ -3,7 +3,7 @@
 //! uninterrupted one.
 //!
 //! A checkpoint is two files in its folder: `checkpoint.safetensors` (variables as
-//! `var.<name>`, the optimizer as `adam.…`) and `checkpoint.json` (the run it belongs to and
+//! `var.<name>`, the optimizer as `adam.…`, the weight average as `avg.…`) and `checkpoint.json` (the run it belongs to and
 //! the reports of the epochs done). Both are written to a temporary name and renamed, so a
 //! crash while saving leaves the previous checkpoint intact.
 
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Tensor, nn};
 
 use crate::TrainError;
+use crate::average::WeightAverage;
 use crate::optim::Adam;
 use crate::train::{EpochReport, TrainConfig};
 
@@ -32,6 +33,7 @@ pub fn save(
     dir: &Path,
     vs: &nn::VarStore,
     optimizer: &Adam,
+    average: &WeightAverage,
     config: &TrainConfig,
     samples: usize,
     history: &[EpochReport],
@@ -43,6 +45,7 @@ pub fn save(
         .map(|(name, t)| (format!("var.{name}"), t))
         .collect();
     named.extend(optimizer.state());
+    named.extend(average.state());
     let tensors = dir.join(TENSORS);
     let temporary = dir.join(format!("{TENSORS}.partial"));
     Tensor::write_safetensors(&named, &temporary)?;
@@ -66,6 +69,7 @@ pub fn restore(
     dir: &Path,
     vs: &nn::VarStore,
     optimizer: &mut Adam,
+    average: &mut WeightAverage,
     config: &TrainConfig,
     samples: usize,
 ) -> Result<Vec<EpochReport>, TrainError> {
@@ -101,6 +105,9 @@ pub fn restore(
     }
     if !optimizer.restore(&saved) {
         return Err(mismatch("other optimizer variables"));
+    }
+    if !average.restore(&saved) {
+        return Err(mismatch("no weight average"));
     }
     Ok(progress.history)
 }

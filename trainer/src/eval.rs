@@ -28,6 +28,13 @@ pub struct Evaluation {
     /// Its mean absolute error (points).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats_mae: Option<f64>,
+    /// The predictions themselves, in the order of the test samples, where a protocol keeps
+    /// them to combine runs (seed ensembles); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predictions: Vec<f64>,
+    /// The graph-statistics regressor's predictions of the same samples, likewise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stats_predictions: Vec<f64>,
 }
 
 /// Scores `predicted` (in the task's metric) against the labels of `samples`.
@@ -43,6 +50,8 @@ pub fn evaluate(predicted: &[f64], samples: &[&Sample]) -> Evaluation {
         params_srcc,
         stats_srcc: None,
         stats_mae: None,
+        predictions: Vec::new(),
+        stats_predictions: Vec::new(),
     }
 }
 

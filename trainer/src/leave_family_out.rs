@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use aiop_predictor::metrics::srcc;
 use aiop_predictor::{ENCODING_VERSION, LabelScaling};
 use serde::{Deserialize, Serialize};
 use tch::Device;
@@ -28,6 +29,7 @@ use crate::eval::{Evaluation, evaluate_beside};
 use crate::model::ModelConfig;
 use crate::predictor::Predictor;
 use crate::protocol::mean_std;
+use crate::stats_regressor::StatsRegressor;
 use crate::train::{Hooks, TrainConfig};
 
 /// A leave-family-out protocol file.
@@ -51,6 +53,12 @@ pub struct LeaveFamilyOut {
     /// Eq. 5 (FLOPs transform) before Eq. 4.
     #[serde(default)]
     pub flops_transform: bool,
+    /// Weight of the pairwise ranking term ([`TrainConfig::rank_weight`]).
+    #[serde(default)]
+    pub rank_weight: f64,
+    /// Fraction of the last epochs averaged into the weights ([`TrainConfig::average_last`]).
+    #[serde(default)]
+    pub average_last: f64,
 }
 
 /// The value of `kind` in a leave-family-out protocol file.
@@ -78,6 +86,9 @@ pub struct FamilyScores {
     pub family: String,
     pub count: usize,
     pub runs: Vec<Evaluation>,
+    /// The labels of the family's networks, in the order of the runs' predictions.
+    #[serde(default)]
+    pub labels: Vec<f64>,
 }
 
 impl FamilyScores {
@@ -163,6 +174,7 @@ pub fn run(
             family: family.to_string(),
             count,
             runs,
+            labels: test.iter().map(|s| s.label).collect(),
         });
     }
     Ok(Report {
@@ -187,7 +199,7 @@ impl LeaveFamilyOut {
     /// Everything a cached run depends on besides its family and seed: a run cached under
     /// other settings, or by a build with another encoding, is trained again.
     fn cache_key(&self) -> String {
-        format!(
+        let mut key = format!(
             "{} {} epochs {} lr {} batch {} eq5 {} encoding {ENCODING_VERSION}",
             self.dataset.display(),
             self.task,
@@ -195,7 +207,15 @@ impl LeaveFamilyOut {
             self.lr,
             self.batch_size,
             self.flops_transform
-        )
+        );
+        // the settings added later join the key only when used, so that earlier caches hold
+        if self.rank_weight != 0.0 {
+            key += &format!(" rank {}", self.rank_weight);
+        }
+        if self.average_last != 0.0 {
+            key += &format!(" average {}", self.average_last);
+        }
+        key
     }
 }
 
@@ -234,7 +254,9 @@ fn train_and_score(
         batch_size: spec.batch_size,
         lr: spec.lr,
         seed,
-        schedule: Default::default(),
+        rank_weight: spec.rank_weight,
+        average_last: spec.average_last,
+        ..Default::default()
     };
     let (predictor, _) = Predictor::pretrain(
         ModelConfig::default(),
@@ -245,7 +267,38 @@ fn train_and_score(
         device,
         Hooks::default(),
     )?;
-    Ok(evaluate_beside(&predictor.predict(test), test, train))
+    let predictions = predictor.predict(test);
+    let mut evaluation = evaluate_beside(&predictions, test, train);
+    evaluation.predictions = predictions;
+    evaluation.stats_predictions = StatsRegressor::fit(train)
+        .map(|r| r.predict(test))
+        .unwrap_or_default();
+    Ok(evaluation)
+}
+
+impl FamilyScores {
+    /// SRCC of the mean of the runs' predictions, each mixed with the graph-statistics
+    /// regressor's as `(1 − blend) · predictor + blend · regressor`; `None` when a run did
+    /// not keep its predictions (cached by an older build).
+    pub fn combined_srcc(&self, blend: f64) -> Option<f64> {
+        let n = self.labels.len();
+        let usable = |e: &Evaluation| {
+            e.predictions.len() == n && (blend == 0.0 || e.stats_predictions.len() == n)
+        };
+        if n == 0 || !self.runs.iter().all(usable) {
+            return None;
+        }
+        let mean: Vec<f64> = (0..n)
+            .map(|i| {
+                let runs = self.runs.iter().map(|e| {
+                    let stats = e.stats_predictions.get(i).copied().unwrap_or(0.0);
+                    (1.0 - blend) * e.predictions[i] + blend * stats
+                });
+                runs.sum::<f64>() / self.runs.len() as f64
+            })
+            .collect();
+        Some(srcc(&mean, &self.labels))
+    }
 }
 
 impl Report {
@@ -271,6 +324,13 @@ impl Report {
             },
             p.seeds
         );
+        if p.rank_weight != 0.0 || p.average_last != 0.0 {
+            out += &format!(
+                "Ranking term weight {}, weights averaged over the last {:.0} % of the epochs.\n\n",
+                p.rank_weight,
+                p.average_last * 100.0
+            );
+        }
         out += "| held-out family | n | predictor SRCC | predictor MAE | FLOPs SRCC | graph-statistics SRCC | graph-statistics MAE | beats both |\n";
         out += "|---|---|---|---|---|---|---|---|\n";
         let mut wins = 0;
@@ -305,6 +365,35 @@ impl Report {
             mean(&stats),
             self.families.len()
         );
+        for (blend, what) in [
+            (
+                0.0,
+                "the mean of the seeds' predictions (an ensemble of the runs)",
+            ),
+            (
+                0.5,
+                "that mean averaged with the graph-statistics regressor's prediction",
+            ),
+        ] {
+            let combined: Option<Vec<f64>> = self
+                .families
+                .iter()
+                .map(|f| f.combined_srcc(blend))
+                .collect();
+            if let Some(combined) = combined.filter(|_| p.seeds.len() > 1 || blend > 0.0) {
+                let wins = self
+                    .families
+                    .iter()
+                    .zip(&combined)
+                    .filter(|(f, c)| **c > f.best_baseline())
+                    .count();
+                out += &format!(
+                    "\nRanked by {what}: mean SRCC {:.3}, above both baselines on {wins} of {} families.\n",
+                    mean(&combined),
+                    self.families.len()
+                );
+            }
+        }
         out
     }
 }
@@ -331,6 +420,8 @@ mod tests {
             params_srcc: 0.2,
             stats_srcc: Some(0.3),
             stats_mae: Some(2.0),
+            predictions: vec![1.0, 2.0, 3.0],
+            stats_predictions: Vec::new(),
         };
         let run = CachedRun {
             key: spec.cache_key(),

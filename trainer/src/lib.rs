@@ -20,6 +20,7 @@
 //! - [`heads`]: synthetic scenes, heatmap targets and task metrics for the shared task heads.
 
 pub mod adaproxy;
+pub mod average;
 pub mod batch;
 pub mod checkpoint;
 pub mod data;

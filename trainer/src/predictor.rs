@@ -421,7 +421,7 @@ mod tests {
             batch_size: 4,
             lr: 3e-3,
             seed,
-            schedule: Default::default(),
+            ..Default::default()
         }
     }
 
@@ -493,13 +493,20 @@ mod tests {
         let up: Vec<Sample> = (2..18).map(|n| chain(n, 1.0)).collect();
         let up: Vec<&Sample> = up.iter().collect();
         let scaling = fitted(&up, false);
+        // with the ranking term and weight averaging from epoch 5, whose running mean the
+        // checkpoint after epoch 6 must carry
+        let averaged = TrainConfig {
+            rank_weight: 0.5,
+            average_last: 0.5,
+            ..config(9, 4)
+        };
         let train = |hooks: Hooks| {
             Predictor::pretrain(
                 ModelConfig::default(),
                 "up",
                 &up,
                 scaling,
-                &config(9, 4),
+                &averaged,
                 Device::Cpu,
                 hooks,
             )
@@ -542,6 +549,7 @@ mod tests {
             &other,
             &p.vs,
             &crate::optim::Adam::new(Vec::new(), 0.1),
+            &crate::average::WeightAverage::new(Vec::new()),
             &config(5, 4),
             up.len(),
             &[],

@@ -448,7 +448,7 @@ pub fn run(
                             batch_size: 1,
                             lr: f.lr,
                             seed,
-                            schedule: Default::default(),
+                            ..Default::default()
                         };
                         p.finetune(&target.name, &known, scaling, &config, Hooks::default())?;
                         score(Mode::FineTuned, evaluate(&p.predict(&test), &test));
@@ -460,7 +460,7 @@ pub fn run(
                             batch_size: 1,
                             lr: a.lr,
                             seed,
-                            schedule: Default::default(),
+                            ..Default::default()
                         };
                         p.adaproxy(&target.name, &known, scaling, &config, a.lambda)?;
                         score(Mode::AdaProxy, evaluate(&p.predict(&test), &test));
@@ -518,7 +518,7 @@ fn stage_config(spec: &StageSpec, seed: u64) -> TrainConfig {
         batch_size: spec.batch_size,
         lr: spec.lr,
         seed,
-        schedule: Default::default(),
+        ..Default::default()
     }
 }
 

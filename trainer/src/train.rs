@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Reduction, Tensor, nn};
 
 use crate::TrainError;
+use crate::average::WeightAverage;
 use crate::batch::GraphBatch;
 use crate::checkpoint;
 use crate::data::Sample;
@@ -29,6 +30,15 @@ pub struct TrainConfig {
     /// Learning rate over the epochs.
     #[serde(default)]
     pub schedule: Schedule,
+    /// Weight of the pairwise ranking term beside the mean squared error (0: MSE alone): a
+    /// logistic loss on the order of every pair of graphs in a minibatch (RankNet), since what
+    /// users read from a predictor is mostly a ranking.
+    #[serde(default)]
+    pub rank_weight: f64,
+    /// Fraction of the last epochs whose end-of-epoch weights are averaged into the final
+    /// weights (0: the last weights; see [`crate::average`]).
+    #[serde(default)]
+    pub average_last: f64,
 }
 
 /// How the learning rate changes over the epochs.
@@ -54,6 +64,36 @@ impl Schedule {
     }
 }
 
+impl TrainConfig {
+    /// The 0-based epoch from which the weights are averaged (`epochs` when they are not).
+    pub fn average_from(&self) -> usize {
+        let window = (self.average_last.clamp(0.0, 1.0) * self.epochs as f64).round() as usize;
+        self.epochs - window.min(self.epochs)
+    }
+
+    /// The training loss of one minibatch: MSE plus the weighted ranking term.
+    pub fn loss(&self, predicted: &Tensor, target: &Tensor) -> Tensor {
+        let mse = predicted.mse_loss(target, Reduction::Mean);
+        if self.rank_weight > 0.0 {
+            mse + pairwise_rank_loss(predicted, target) * self.rank_weight
+        } else {
+            mse
+        }
+    }
+}
+
+/// RankNet's loss over every ordered pair of a minibatch: softplus(−sign(yᵢ − yⱼ)·(pᵢ − pⱼ)),
+/// averaged over the pairs whose labels differ (0 when none do).
+pub fn pairwise_rank_loss(predicted: &Tensor, target: &Tensor) -> Tensor {
+    let predicted = predicted.view([-1]);
+    let target = target.view([-1]);
+    let dp = predicted.unsqueeze(1) - predicted.unsqueeze(0);
+    let sign = (target.unsqueeze(1) - target.unsqueeze(0)).sign();
+    let pairs = sign.abs().sum(tch::Kind::Float);
+    let losses = (-(&sign * dp)).softplus() * sign.abs();
+    losses.sum(tch::Kind::Float) / pairs.clamp_min(1.0)
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
@@ -62,6 +102,8 @@ impl Default for TrainConfig {
             lr: 1e-3,
             seed: 0,
             schedule: Schedule::Cosine,
+            rank_weight: 0.0,
+            average_last: 0.0,
         }
     }
 }
@@ -174,10 +216,23 @@ pub fn fit(
         .into_iter()
         .filter(|(_, t)| t.requires_grad())
         .collect();
+    let mut average = WeightAverage::new(
+        trained
+            .iter()
+            .map(|(n, t)| (n.clone(), t.shallow_clone()))
+            .collect(),
+    );
     let mut optimizer = Adam::new(trained, config.lr);
     let mut history = Vec::new();
     if let Some(c) = hooks.checkpoints.as_ref().filter(|c| c.resume) {
-        history = checkpoint::restore(&c.dir, vs, &mut optimizer, config, graphs.len())?;
+        history = checkpoint::restore(
+            &c.dir,
+            vs,
+            &mut optimizer,
+            &mut average,
+            config,
+            graphs.len(),
+        )?;
         for report in &history {
             hooks.report(report);
         }
@@ -197,9 +252,15 @@ pub fn fit(
             let batch = GraphBatch::new(&picked, vs.device());
             let target: Vec<f32> = chunk.iter().map(|&i| targets[i]).collect();
             let target = Tensor::from_slice(&target).to_device(vs.device());
-            let loss = forward(&batch).mse_loss(&target, Reduction::Mean);
+            let loss = config.loss(&forward(&batch), &target);
             optimizer.backward_step(&loss);
             total += loss.double_value(&[]) * chunk.len() as f64;
+        }
+        if epoch >= config.average_from() {
+            average.add();
+        }
+        if epoch + 1 == config.epochs && average.count() > 0 {
+            average.apply();
         }
         let seconds = start.elapsed().as_secs_f64();
         let done = epoch + 1;
@@ -220,7 +281,15 @@ pub fn fit(
         if let Some(c) = &hooks.checkpoints
             && (done % c.every.max(1) == 0 && done < config.epochs)
         {
-            checkpoint::save(&c.dir, vs, &optimizer, config, graphs.len(), &history)?;
+            checkpoint::save(
+                &c.dir,
+                vs,
+                &optimizer,
+                &average,
+                config,
+                graphs.len(),
+                &history,
+            )?;
         }
     }
     if let Some(c) = &hooks.checkpoints {
