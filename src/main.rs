@@ -97,7 +97,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", commands::one_line(&format!("{e:#}")));
             ExitCode::from(commands::exit_code(&e))
         }
     }

@@ -335,3 +335,173 @@ fn bad_cg_files_datasets_and_label_csvs_exit_2() {
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
 }
+
+/// Issue 19: a predictor file is read for its weights and metadata only — operators it adds
+/// (a `ConstantOfShape` of 28,000² took 3 GB and 48 s to load) never run — and NaN weights,
+/// scores or labels are errors naming the file, not confident numbers.
+#[test]
+fn predictor_files_bring_weights_not_operators_and_nothing_non_finite() {
+    use aiop_converter::onnx::proto::{ModelProto, NodeProto, TensorProto, ValueInfoProto};
+    use prost::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundled = common::fixtures().join("../../models/predictor/aiop-default.onnx");
+    let model = ModelProto::decode(std::fs::read(&bundled).unwrap().as_slice()).unwrap();
+    let sample = common::fixtures().join("../../models/samples/resnet18.onnx");
+    let predict = |predictor: &Path| {
+        within_20_s(&[
+            "predict",
+            "--json",
+            "--task",
+            "imagenet-top1",
+            "--predictor",
+            predictor.to_str().unwrap(),
+            sample.to_str().unwrap(),
+        ])
+    };
+
+    let mut costly = model.clone();
+    let graph = costly.graph.as_mut().unwrap();
+    graph.initializer.push(TensorProto {
+        name: "huge_shape".into(),
+        dims: vec![2],
+        data_type: DType::I64.to_onnx(),
+        int64_data: vec![28_000, 28_000],
+        ..Default::default()
+    });
+    graph.node.push(NodeProto {
+        op_type: "ConstantOfShape".into(),
+        input: vec!["huge_shape".into()],
+        output: vec!["huge".into()],
+        ..Default::default()
+    });
+    graph.output.push(ValueInfoProto {
+        name: "huge".into(),
+        ..Default::default()
+    });
+    let costly_path = dir.path().join("costly.onnx");
+    std::fs::write(&costly_path, costly.encode_to_vec()).unwrap();
+    let (plain, crafted) = (predict(&bundled), predict(&costly_path));
+    assert!(crafted.status.success(), "{:?}", text(&crafted));
+    assert_eq!(text(&plain).0, text(&crafted).0);
+
+    let mut broken = model.clone();
+    let weight = broken
+        .graph
+        .as_mut()
+        .unwrap()
+        .initializer
+        .iter_mut()
+        .find(|t| t.data_type == DType::F32.to_onnx() && t.raw_data.len() >= 4)
+        .unwrap();
+    let mut raw = weight.raw_data.to_vec();
+    raw[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+    weight.raw_data = raw.into();
+    let nan_path = dir.path().join("nan.onnx");
+    std::fs::write(&nan_path, broken.encode_to_vec()).unwrap();
+    let o = predict(&nan_path);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("nan.onnx") && stderr.contains("NaN"),
+        "{stderr}"
+    );
+
+    let labels = dir.path().join("labels.csv");
+    std::fs::write(&labels, "name,value\nresnet18,NaN\n").unwrap();
+    let o = aiop(&[
+        "rank",
+        sample.to_str().unwrap(),
+        "--task",
+        "imagenet-top1",
+        "--labels",
+        labels.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("labels.csv row 2"), "{stderr}");
+}
+
+/// Issue 19: what the ONNX spec forbids (Gemm inner dimensions that differ, Conv `group = 0`,
+/// a Reshape that changes the element count) and inferred sizes beyond any real tensor (an
+/// Expand to 2^62 elements) are warnings on their nodes, not silent shapes and MACs pinned at
+/// the maximum; names carrying newlines or terminal escapes are printed escaped.
+#[test]
+fn invalid_and_oversized_nodes_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, ModelBuilder, &str)> = vec![
+        (
+            "gemm",
+            {
+                let mut m = ModelBuilder::new(17);
+                m.input("x", DType::F32, &[1, 3])
+                    .weight("w", &[7, 5])
+                    .node("Gemm", &["x", "w"], &["y"], vec![])
+                    .output("y");
+                m
+            },
+            "inner dimensions 3 and 7 differ",
+        ),
+        (
+            "group",
+            {
+                let mut m = ModelBuilder::new(17);
+                m.input("x", DType::F32, &[1, 3, 8, 8])
+                    .weight("w", &[4, 3, 3, 3])
+                    .node("Conv", &["x", "w"], &["y"], vec![attr_int("group", 0)])
+                    .output("y");
+                m
+            },
+            "group 0",
+        ),
+        (
+            "reshape",
+            {
+                let mut m = ModelBuilder::new(17);
+                m.input("x", DType::F32, &[1, 3, 4, 4])
+                    .ints("shape", &[5, 7])
+                    .node("Reshape", &["x", "shape"], &["y"], vec![])
+                    .output("y");
+                m
+            },
+            "Reshape of 48 elements",
+        ),
+        (
+            "expand",
+            {
+                let mut m = ModelBuilder::new(17);
+                m.input("x", DType::F32, &[1, 1])
+                    .ints("shape", &[1 << 31, 1 << 31])
+                    .node("Expand", &["x", "shape"], &["y"], vec![])
+                    .node("Relu", &["y"], &["z"], vec![])
+                    .output("z");
+                m
+            },
+            "more than 68719476736",
+        ),
+    ];
+    for (name, model, needle) in cases {
+        let f = dir.path().join(format!("{name}.onnx"));
+        std::fs::write(&f, model.to_bytes()).unwrap();
+        let o = within_20_s(&["inspect", f.to_str().unwrap(), "--json"]);
+        assert!(o.status.success(), "{name}: {:?}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let warnings = v["warnings"].to_string();
+        assert!(warnings.contains(needle), "{name}: {warnings}");
+        assert!(
+            v["macs"].as_u64().unwrap() < 1 << 40,
+            "{name}: {}",
+            v["macs"]
+        );
+    }
+
+    // a file whose name carries a newline and a screen-clearing escape
+    let f = dir.path().join("trunc\n\u{1b}[2J.onnx");
+    std::fs::write(&f, &small_conv().to_bytes()[..40]).unwrap();
+    let o = within_20_s(&["inspect", f.to_str().unwrap()]);
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr:?}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+    assert!(stderr.contains(r"trunc\n\u{1b}[2J.onnx"), "{stderr:?}");
+}

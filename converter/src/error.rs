@@ -43,3 +43,17 @@ pub enum ConvertError {
 
 /// Result alias of the converter.
 pub type Result<T, E = ConvertError> = std::result::Result<T, E>;
+
+/// `text` on one line, safe for a terminal: control characters (newlines, escape sequences
+/// from names inside a hostile file) are written escaped, as `\n` or `\u{1b}`.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}

@@ -52,6 +52,18 @@ impl EncodedGraph {
     pub fn node_count(&self) -> usize {
         self.ops.len()
     }
+
+    /// The largest number of in-neighbours of a node (at least 1, as the predictor's
+    /// `neighbours` input pads to it).
+    pub fn max_in_degree(&self) -> usize {
+        let mut degree = vec![0usize; self.node_count()];
+        for &(_, dst) in &self.edges {
+            if let Some(d) = degree.get_mut(dst as usize) {
+                *d += 1;
+            }
+        }
+        degree.into_iter().max().unwrap_or(0).max(1)
+    }
 }
 
 /// What a whole (canonical) CG measures: the inputs of the graph features, and of the

@@ -123,6 +123,12 @@ pub fn weights_of(model: &ModelProto) -> Result<Weights, BundleError> {
             .dims
             .iter()
             .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(BundleError::NotAPredictor(format!(
+                "weight `{}` holds NaN or infinite values",
+                t.name.escape_debug()
+            )));
+        }
         if expected != Some(values.len()) {
             return Err(BundleError::NotAPredictor(format!(
                 "weight `{}`: dims {:?} for {} values",

@@ -29,6 +29,13 @@ pub struct PredictorInputs {
     pub graphs: usize,
 }
 
+/// The most entries a batch's padded `neighbours` input may have (nodes × largest in-degree).
+/// Message passing gathers a row of features for each entry, so the predictor's memory grows
+/// with it: a crafted graph of N nodes feeding one N-input node would otherwise take N² rows
+/// (4,000 nodes: 2.6 GB). 2²¹ entries keep a layer's gathered rows near 0.5 GB; real networks
+/// stay far below (a 2,000-node DenseNet with a 64-wide concatenation: 128 k).
+pub const MAX_NEIGHBOUR_ENTRIES: usize = 1 << 21;
+
 /// Names of the exported predictor's inputs, in order.
 pub const INPUT_NAMES: [&str; 5] = ["ops", "numeric", "neighbours", "members", "inv_counts"];
 /// Name of its output: scaled scores `[B, T]`, one column per task of the bundle.
@@ -44,6 +51,11 @@ pub struct InputShape {
 }
 
 impl InputShape {
+    /// Entries of the padded `neighbours` input (`N × D`).
+    pub fn neighbour_entries(self) -> usize {
+        self.nodes.saturating_mul(self.max_in_degree)
+    }
+
     /// A coarser shape at least as large, from a small set, so that runtimes which specialise
     /// on shapes (tract) reuse one plan for many batches: counts of nodes rounded up to a
     /// quarter of their power of two (at most 25 % of padding, about 10 % on average), other

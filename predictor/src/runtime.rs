@@ -10,6 +10,7 @@ use crate::bundle::{BundleError, BundleMeta};
 use crate::encoding::EncodedGraph;
 #[cfg(feature = "ort")]
 use crate::inputs::PredictorInputs;
+use crate::inputs::{InputShape, MAX_NEIGHBOUR_ENTRIES};
 
 /// Which engine runs the predictor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -32,6 +33,13 @@ pub enum RuntimeError {
     Engine { backend: Backend, message: String },
     #[error("this build has no {0:?} backend (enable its cargo feature)")]
     Unavailable(Backend),
+    #[error(
+        "graph too large for the predictor: {nodes} nodes × {in_degree} in-neighbours of its widest node \
+         exceed the budget of {MAX_NEIGHBOUR_ENTRIES} (padded) entries"
+    )]
+    TooLarge { nodes: usize, in_degree: usize },
+    #[error("the predictor's score of graph {graph} (0-based) is not finite")]
+    NotFinite { graph: usize },
 }
 
 /// Scores of one network: one per task column of the predictor.
@@ -70,11 +78,16 @@ impl RuntimePredictor {
         RuntimePredictor::from_bytes(&bytes, backend)
     }
 
-    /// Loads a predictor from the bytes of its `.onnx` file.
+    /// Loads a predictor from the bytes of its `.onnx` file. Only its weights and metadata are
+    /// read: the graph that runs is written anew from them ([`crate::graph::rewrite`]), so a
+    /// file cannot bring operators of its own (a crafted `ConstantOfShape` of 28,000² took 3 GB
+    /// to load), and files of an older graph layout run in the current one.
     pub fn from_bytes(bytes: &[u8], backend: Backend) -> Result<RuntimePredictor, RuntimeError> {
         let model = ModelProto::decode(bytes)
             .map_err(|e| BundleError::NotAPredictor(format!("not an ONNX file ({e})")))?;
         let meta = BundleMeta::from_model(&model)?;
+        let rebuilt = crate::graph::write(crate::graph::weights_of(&model)?, &meta)?;
+        let bytes = rebuilt.as_slice();
         let engine = match backend {
             #[cfg(feature = "tract")]
             Backend::Tract => Engine::Tract(tract::Model::new(bytes)?),
@@ -92,6 +105,9 @@ impl RuntimePredictor {
         if graphs.is_empty() {
             return Ok(Vec::new());
         }
+        for g in graphs {
+            within_budget(g)?;
+        }
         let flat: Vec<f32> = match &self.engine {
             #[cfg(feature = "tract")]
             Engine::Tract(m) => {
@@ -99,7 +115,13 @@ impl RuntimePredictor {
                 rows.concat()
             }
             #[cfg(feature = "ort")]
-            Engine::Ort(m) => m.run(&PredictorInputs::new(graphs))?,
+            Engine::Ort(m) => {
+                let mut flat = Vec::new();
+                for batch in budgeted_batches(graphs) {
+                    flat.extend(m.run(&PredictorInputs::new(batch))?);
+                }
+                flat
+            }
         };
         let columns = self.meta.tasks.len();
         if flat.len() != graphs.len() * columns {
@@ -108,6 +130,9 @@ impl RuntimePredictor {
                 flat.len(),
                 graphs.len()
             ))));
+        }
+        if let Some(i) = flat.iter().position(|v| !v.is_finite()) {
+            return Err(RuntimeError::NotFinite { graph: i / columns });
         }
         Ok(flat.chunks(columns).map(<[f32]>::to_vec).collect())
     }
@@ -131,6 +156,43 @@ impl RuntimePredictor {
             })
             .collect())
     }
+}
+
+/// Refuses a graph whose padded inputs (in the coarsest shape bucket a runtime may pad it to)
+/// exceed [`MAX_NEIGHBOUR_ENTRIES`].
+fn within_budget(graph: &EncodedGraph) -> Result<(), RuntimeError> {
+    let exact = InputShape {
+        nodes: graph.node_count().max(1),
+        max_in_degree: graph.max_in_degree(),
+        graphs: 1,
+        max_nodes: graph.node_count().max(1),
+    };
+    if exact.bucket().neighbour_entries() > MAX_NEIGHBOUR_ENTRIES {
+        return Err(RuntimeError::TooLarge {
+            nodes: exact.nodes,
+            in_degree: exact.max_in_degree,
+        });
+    }
+    Ok(())
+}
+
+/// Consecutive runs of `graphs` whose batch inputs stay within [`MAX_NEIGHBOUR_ENTRIES`]
+/// (every graph is within it on its own): one wide node no longer pads a whole zoo.
+#[cfg_attr(not(feature = "ort"), allow(dead_code))]
+fn budgeted_batches<'a, 'g>(graphs: &'a [&'g EncodedGraph]) -> Vec<&'a [&'g EncodedGraph]> {
+    let mut batches = Vec::new();
+    let (mut start, mut nodes, mut degree) = (0, 0usize, 1usize);
+    for (i, g) in graphs.iter().enumerate() {
+        let (n, d) = (nodes + g.node_count(), degree.max(g.max_in_degree()));
+        if i > start && n.saturating_mul(d) > MAX_NEIGHBOUR_ENTRIES {
+            batches.push(&graphs[start..i]);
+            (start, nodes, degree) = (i, g.node_count(), g.max_in_degree());
+        } else {
+            (nodes, degree) = (n, d);
+        }
+    }
+    batches.push(&graphs[start..]);
+    batches
 }
 
 /// `run` on each graph, in parallel with the `parallel` feature.
@@ -340,5 +402,51 @@ mod ort_engine {
                 .map_err(engine_error)?;
             Ok(scores.to_vec())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::{GraphStats, NUMERIC_FEATURES};
+
+    /// `n` nodes all feeding node 0 (in-degree `n − 1`).
+    fn fan_in(n: usize) -> EncodedGraph {
+        EncodedGraph {
+            ops: vec![0; n],
+            numeric: vec![0.0; n * NUMERIC_FEATURES],
+            edges: (1..n as u32).map(|i| (i, 0)).collect(),
+            stats: GraphStats::default(),
+        }
+    }
+
+    /// A crafted fan-in is refused before anything is allocated for it; real sizes pass.
+    #[test]
+    fn wide_fan_in_is_refused() {
+        assert!(within_budget(&fan_in(200)).is_ok());
+        let error = within_budget(&fan_in(4_000)).unwrap_err().to_string();
+        assert!(
+            error.contains("too large") && error.contains("4000 nodes"),
+            "{error}"
+        );
+    }
+
+    /// Batches split where one more graph would pass the budget, keeping every graph once.
+    #[test]
+    fn batches_stay_within_the_budget() {
+        let wide = fan_in(1_200);
+        let narrow = fan_in(2);
+        let graphs: Vec<&EncodedGraph> = [&narrow, &wide, &wide, &narrow, &wide]
+            .into_iter()
+            .collect();
+        let batches = budgeted_batches(&graphs);
+        assert_eq!(batches.iter().map(|b| b.len()).sum::<usize>(), graphs.len());
+        for b in &batches {
+            let nodes: usize = b.iter().map(|g| g.node_count()).sum();
+            let degree = b.iter().map(|g| g.max_in_degree()).max().unwrap();
+            assert!(nodes * degree <= MAX_NEIGHBOUR_ENTRIES || b.len() == 1);
+        }
+        assert!(batches.len() >= 3, "{}", batches.len());
+        assert_eq!(budgeted_batches(&[&narrow, &narrow]).len(), 1);
     }
 }

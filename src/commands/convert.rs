@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cg.unknown_shapes()
     ))?;
     for w in &cg.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", super::one_line(w));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use aiop_converter::dataset::labels::{LabelTable, Zoo};
+use aiop_converter::dataset::labels::{LabelError, LabelTable, Zoo};
 use aiop_converter::dataset::split::{self, TrainSize};
 use aiop_converter::dataset::{Reader, Record, Writer, stats};
 use aiop_converter::zoo::nb201::{Cell, Skeleton, build};
@@ -198,17 +198,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
 }
 
-/// The description and every record of a dataset file.
-fn read_all(path: &Path) -> Result<(String, Vec<Record>)> {
+/// A dataset file opened for reading its records one at a time (streamed: a small file that
+/// decompresses to gigabytes never sits in memory whole).
+fn open_dataset(path: &Path) -> Result<Reader<std::io::BufReader<std::fs::File>>> {
     let file = aiop_converter::files::open_regular(path, true)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = Reader::new(std::io::BufReader::new(file))
-        .with_context(|| format!("{}", path.display()))?;
-    let description = reader.header.description.clone();
-    let records = reader
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("{}", path.display()))?;
-    Ok((description, records))
+    Reader::new(std::io::BufReader::new(file)).with_context(|| format!("{}", path.display()))
+}
+
+/// Each record of the dataset at `path` with the file named in its error.
+fn records_of(
+    path: &Path,
+    reader: Reader<std::io::BufReader<std::fs::File>>,
+) -> impl Iterator<Item = Result<Record>> + '_ {
+    reader.map(move |r| r.with_context(|| format!("{}", path.display())))
 }
 
 /// Writes a dataset file through a temporary file in the same folder (no partial files).
@@ -226,11 +229,23 @@ fn staged_dataset<'a>(
     description: &str,
     records: impl IntoIterator<Item = &'a Record>,
 ) -> Result<tempfile::NamedTempFile> {
-    let tmp = super::temp_beside(path)?;
-    let mut writer = Writer::new(std::io::BufWriter::new(tmp), description)?;
+    let mut writer = staged_writer(path, description)?;
     for r in records {
         writer.write(r)?;
     }
+    finish_staged(writer)
+}
+
+/// A dataset writer into a temporary file beside `path` ([`finish_staged`] ends it).
+type StagedWriter = Writer<std::io::BufWriter<tempfile::NamedTempFile>>;
+
+fn staged_writer(path: &Path, description: &str) -> Result<StagedWriter> {
+    let tmp = super::temp_beside(path)?;
+    Ok(Writer::new(std::io::BufWriter::new(tmp), description)?)
+}
+
+/// The temporary file of a finished [`StagedWriter`], for [`super::persist`].
+fn finish_staged(writer: StagedWriter) -> Result<tempfile::NamedTempFile> {
     Ok(writer.finish()?.into_inner().map_err(|e| e.into_error())?)
 }
 
@@ -262,19 +277,26 @@ fn labels_by(
         }
     })?;
     let mut out = HashMap::new();
-    for row in reader.records() {
+    for (line, row) in reader.records().enumerate() {
         let row = row.with_context(|| format!("{}", path.display()))?;
-        let labels = headers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != key_at)
-            .filter_map(|(i, h)| {
-                Some((
-                    format!("{prefix}{}", rename(h)?),
-                    row.get(i)?.parse::<f64>().ok()?,
-                ))
-            })
-            .collect();
+        let mut labels = Vec::new();
+        for (i, h) in headers.iter().enumerate().filter(|(i, _)| *i != key_at) {
+            // empty and non-numeric cells carry no label; NaN or infinity is a broken file
+            let (Some(task), Some(Ok(value))) = (rename(h), row.get(i).map(str::parse::<f64>))
+            else {
+                continue;
+            };
+            if !value.is_finite() {
+                return Err(LabelError::Value {
+                    path: path.display().to_string(),
+                    row: line + 2,
+                    column: h.escape_debug().to_string(),
+                    value: value.to_string(),
+                }
+                .into());
+            }
+            labels.push((format!("{prefix}{task}"), value));
+        }
         out.insert(row[key_at].to_string(), labels);
     }
     Ok(out)
@@ -449,7 +471,10 @@ fn build_models(
     for (rel, result) in results {
         match result {
             Ok(r) => records.push(r),
-            Err(e) => eprintln!("warning: {} left out: {e:#}", rel.display()),
+            Err(e) => eprintln!(
+                "warning: {}",
+                super::one_line(&format!("{} left out: {e:#}", rel.display()))
+            ),
         }
     }
     if records.is_empty() {
@@ -504,25 +529,29 @@ fn join_labels(
     let labels = labels_by(csv, key, "", &|h| {
         mapping.iter().find(|(c, _)| c == h).map(|(_, t)| t.clone())
     })?;
-    let (description, mut records) = read_all(dataset)?;
-    let mut joined = 0;
-    for r in &mut records {
+    let reader = open_dataset(dataset)?;
+    let out = output.unwrap_or(dataset);
+    let note = format!(
+        "{} | labels {} from {}",
+        reader.header.description,
+        tasks.join(","),
+        csv.display()
+    );
+    let (mut joined, mut count) = (0, 0);
+    let mut writer = staged_writer(out, &note)?;
+    for r in records_of(dataset, reader) {
+        let mut r = r?;
         if let Some(values) = labels.get(&r.name).filter(|v| !v.is_empty()) {
             r.labels.extend(values.iter().cloned());
             joined += 1;
         }
+        count += 1;
+        writer.write(&r)?;
     }
-    let out = output.unwrap_or(dataset);
-    let note = format!(
-        "{description} | labels {} from {}",
-        tasks.join(","),
-        csv.display()
-    );
-    write_dataset(out, &note, &records)?;
+    super::persist(finish_staged(writer)?, out)?;
     emit(&format!(
-        "{}: labels for {joined} of {} records from {} → {}\n",
+        "{}: labels for {joined} of {count} records from {} → {}\n",
         dataset.display(),
-        records.len(),
         csv.display(),
         out.display()
     ))?;
@@ -537,24 +566,44 @@ fn split_dataset(
     test_families: &[String],
     seed: u64,
 ) -> Result<ExitCode> {
-    let (description, records) = read_all(dataset)?;
-    let (train_idx, test_idx) = if test_families.is_empty() {
-        split::random(records.len(), size, seed)
+    // first pass: the side of each record; the second streams each record to its side
+    let reader = open_dataset(dataset)?;
+    let description = reader.header.description.clone();
+    let mut in_test_families = Vec::new();
+    for r in records_of(dataset, reader) {
+        in_test_families.push(test_families.contains(&r?.family));
+    }
+    let test_mask = if test_families.is_empty() {
+        split::random_test_mask(in_test_families.len(), size, seed)
     } else {
-        split::leave_family_out(&records, test_families)
+        in_test_families
     };
     let how = if test_families.is_empty() {
         format!("random split, seed {seed}")
     } else {
         format!("test families {}", test_families.join(","))
     };
+    let mut sides = Vec::new();
+    for file in ["train.aiopds", "test.aiopds"] {
+        let path = output.join(file);
+        let writer = staged_writer(&path, &format!("{description} | {file} ({how})"))?;
+        sides.push((writer, path, 0usize));
+    }
+    let mut records = records_of(dataset, open_dataset(dataset)?);
+    for &test in &test_mask {
+        // the file changed between the passes if it now ends early
+        let r = records
+            .next()
+            .with_context(|| format!("{}: changed while being split", dataset.display()))??;
+        let side = &mut sides[usize::from(test)];
+        side.0.write(&r)?;
+        side.2 += 1;
+    }
     // both halves are written before either is put in place: a failure leaves neither
     let mut staged = Vec::new();
-    for (file, idx) in [("train.aiopds", &train_idx), ("test.aiopds", &test_idx)] {
-        let picked = idx.iter().map(|i| &records[*i]);
-        let path = output.join(file);
-        let tmp = staged_dataset(&path, &format!("{description} | {file} ({how})"), picked)?;
-        staged.push((tmp, path));
+    let counts: Vec<usize> = sides.iter().map(|s| s.2).collect();
+    for (writer, path, _) in sides {
+        staged.push((finish_staged(writer)?, path));
     }
     for (tmp, path) in staged {
         super::persist(tmp, &path)?;
@@ -562,8 +611,8 @@ fn split_dataset(
     emit(&format!(
         "{}: {} train, {} test ({how}) → {}\n",
         dataset.display(),
-        train_idx.len(),
-        test_idx.len(),
+        counts[0],
+        counts[1],
         output.display()
     ))?;
     Ok(ExitCode::SUCCESS)
@@ -571,8 +620,13 @@ fn split_dataset(
 
 /// `aiop dataset stats`.
 fn print_stats(dataset: &Path, json: bool) -> Result<ExitCode> {
-    let (description, records) = read_all(dataset)?;
-    let s = stats::compute(&records);
+    let reader = open_dataset(dataset)?;
+    let description = reader.header.description.clone();
+    let mut acc = stats::Accumulator::default();
+    for r in records_of(dataset, reader) {
+        acc.add(&r?);
+    }
+    let s = acc.finish();
     if json {
         emit(&(serde_json::to_string_pretty(&s)? + "\n"))?;
     } else {

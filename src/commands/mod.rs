@@ -103,6 +103,8 @@ impl ModelOptions {
 }
 
 /// Writes `text` to stdout; a closed pipe (`aiop inspect m.onnx | head`) is not an error.
+pub use aiop_converter::error::one_line;
+
 pub fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

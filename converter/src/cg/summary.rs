@@ -205,7 +205,7 @@ impl Summary {
         if !self.warnings.is_empty() {
             let _ = writeln!(s, "\nwarnings:");
             for w in &self.warnings {
-                let _ = writeln!(s, "  {w}");
+                let _ = writeln!(s, "  {}", crate::error::one_line(w));
             }
         }
         s

@@ -21,6 +21,13 @@ pub enum LabelError {
     },
     #[error("{path}: no column `{column}`")]
     Column { path: String, column: String },
+    #[error("{path} row {row}: column `{column}` is `{value}`, not a finite number")]
+    Value {
+        path: String,
+        row: usize,
+        column: String,
+        value: String,
+    },
 }
 
 /// One published result of a model.

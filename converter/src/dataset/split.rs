@@ -5,8 +5,6 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::Record;
-
 /// How many records go to the training side of a random split.
 #[derive(Clone, Copy, Debug)]
 pub enum TrainSize {
@@ -26,9 +24,14 @@ pub fn random(n: usize, size: TrainSize, seed: u64) -> (Vec<usize>, Vec<usize>) 
     (order, test)
 }
 
-/// Indices of `(train, test)`: the records of `families` are the test side.
-pub fn leave_family_out(records: &[Record], families: &[String]) -> (Vec<usize>, Vec<usize>) {
-    (0..records.len()).partition(|i| !families.contains(&records[*i].family))
+/// Whether each of `n` records is on the test side of [`random`]'s split: what a dataset
+/// streamed from its file (record by record, in file order) needs.
+pub fn random_test_mask(n: usize, size: TrainSize, seed: u64) -> Vec<bool> {
+    let mut mask = vec![false; n];
+    for i in random(n, size, seed).1 {
+        mask[i] = true;
+    }
+    mask
 }
 
 #[cfg(test)]
@@ -44,10 +47,13 @@ mod tests {
             (a.clone(), b.clone())
         );
         assert_ne!(random(100, TrainSize::Fraction(0.8), 8).0, a);
-        let mut all: Vec<usize> = a.into_iter().chain(b).collect();
+        let mut all: Vec<usize> = a.into_iter().chain(b.iter().copied()).collect();
         all.sort_unstable();
         assert_eq!(all, (0..100).collect::<Vec<_>>());
         assert_eq!(random(10, TrainSize::Count(3), 0).0.len(), 3);
+        let mask = random_test_mask(100, TrainSize::Fraction(0.8), 7);
+        assert_eq!(mask.iter().filter(|&&t| t).count(), 20);
+        assert!(b.iter().all(|&i| mask[i]));
         // Fixed across machines and releases: the first indices of seed 0.
         assert_eq!(
             &random(10, TrainSize::Count(10), 0).0[..3],

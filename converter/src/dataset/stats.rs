@@ -42,53 +42,73 @@ struct Columns {
 
 /// Computes the statistics of `records`; node counts come from each record's CG.
 pub fn compute<'a>(records: impl IntoIterator<Item = &'a Record>) -> Stats {
-    let mut families = BTreeMap::new();
-    let mut per_task: BTreeMap<String, Columns> = BTreeMap::new();
-    let mut buckets: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut count = 0;
+    let mut acc = Accumulator::default();
     for r in records {
-        count += 1;
-        *families.entry(r.family.clone()).or_insert(0) += 1;
+        acc.add(r);
+    }
+    acc.finish()
+}
+
+/// The statistics of records seen one at a time (a dataset streamed from its file keeps only
+/// a label, MACs and params per record and task in memory).
+#[derive(Default)]
+pub struct Accumulator {
+    count: usize,
+    families: BTreeMap<String, usize>,
+    per_task: BTreeMap<String, Columns>,
+    buckets: BTreeMap<usize, usize>,
+}
+
+impl Accumulator {
+    /// Counts `r`.
+    pub fn add(&mut self, r: &Record) {
+        self.count += 1;
+        match self.families.get_mut(&r.family) {
+            Some(n) => *n += 1,
+            None => {
+                self.families.insert(r.family.clone(), 1);
+            }
+        }
         let nodes = r.cg.node_count();
-        *buckets
+        *self
+            .buckets
             .entry(if nodes == 0 { 0 } else { 1 << nodes.ilog2() })
             .or_insert(0) += 1;
         for (task, label) in &r.labels {
-            let e = per_task.entry(task.clone()).or_default();
+            let e = match self.per_task.get_mut(task) {
+                Some(e) => e,
+                None => self.per_task.entry(task.clone()).or_default(),
+            };
             e.labels.push(*label);
             e.macs.push(r.macs as f64);
             e.params.push(r.params as f64);
         }
     }
-    let tasks = per_task
-        .into_iter()
-        .map(
-            |(
-                task,
-                Columns {
-                    labels,
-                    macs,
-                    params,
-                },
-            )| {
-                let n = labels.len();
+
+    /// The statistics of the records added.
+    pub fn finish(self) -> Stats {
+        let tasks = self
+            .per_task
+            .into_iter()
+            .map(|(task, c)| {
+                let n = c.labels.len();
                 let stats = TaskStats {
                     count: n,
-                    min: labels.iter().copied().fold(f64::INFINITY, f64::min),
-                    max: labels.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                    mean: labels.iter().sum::<f64>() / n as f64,
-                    flops_srcc: srcc(&macs, &labels),
-                    params_srcc: srcc(&params, &labels),
+                    min: c.labels.iter().copied().fold(f64::INFINITY, f64::min),
+                    max: c.labels.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    mean: c.labels.iter().sum::<f64>() / n as f64,
+                    flops_srcc: srcc(&c.macs, &c.labels),
+                    params_srcc: srcc(&c.params, &c.labels),
                 };
                 (task, stats)
-            },
-        )
-        .collect();
-    Stats {
-        records: count,
-        families,
-        tasks,
-        node_histogram: buckets.into_iter().collect(),
+            })
+            .collect();
+        Stats {
+            records: self.count,
+            families: self.families,
+            tasks,
+            node_histogram: self.buckets.into_iter().collect(),
+        }
     }
 }
 

@@ -4,6 +4,10 @@ use std::sync::Arc;
 
 use crate::value::{DType, Value};
 
+/// Most elements a tensor may have, declared or inferred (2^36 ≈ 69 billion, 250 GiB of
+/// floats); larger ones are corrupt or hostile.
+pub const MAX_TENSOR_ELEMENTS: u64 = 1 << 36;
+
 /// A dimension: `Some(n)` when known, `None` when inference could not tell.
 pub type Dim = Option<u64>;
 
@@ -85,6 +89,13 @@ impl Fact {
         self.shape
             .as_ref()
             .is_some_and(|s| s.iter().all(Option::is_some))
+    }
+
+    /// The element count of the known dimensions when it exceeds [`MAX_TENSOR_ELEMENTS`].
+    pub fn oversized(&self) -> Option<u64> {
+        let known = self.shape.as_ref()?.iter().flatten();
+        let n = known.fold(1u64, |a, d| a.saturating_mul(*d));
+        (n > MAX_TENSOR_ELEMENTS).then_some(n)
     }
 
     /// Element count (saturating), when the shape is known.

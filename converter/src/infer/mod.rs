@@ -106,6 +106,19 @@ fn infer_scoped(
             partial.into_iter().collect()
         });
         outs.resize_with(node.outputs.len(), || Fact::unknown(DType::Other));
+        // an inferred size beyond any real tensor (Expand, Tile or a Loop to 2^62) is a
+        // failure of the node, not a shape to count MACs with
+        for (name, fact) in node.outputs.iter().zip(outs.iter_mut()) {
+            if let Some(n) = fact.oversized() {
+                if status[i] == NodeStatus::Inferred {
+                    status[i] = NodeStatus::Failed(format!(
+                        "output `{name}` would hold {n} elements, more than {}",
+                        fact::MAX_TENSOR_ELEMENTS
+                    ));
+                }
+                *fact = Fact::new(fact.dtype, vec![None; fact.rank().unwrap_or(0)]);
+            }
+        }
         for (name, mut fact) in node.outputs.iter().zip(outs) {
             if name.is_empty() {
                 continue;

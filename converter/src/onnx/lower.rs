@@ -22,9 +22,7 @@ const MAX_FUNCTION_DEPTH: usize = 16;
 /// Most nodes that inlining may add in total: functions calling functions several times each
 /// would otherwise multiply without bound.
 const MAX_INLINED_NODES: usize = 1 << 18;
-/// Most elements a declared tensor may have (2^36 ≈ 69 billion, 250 GiB of floats); larger
-/// declarations are corrupt or hostile.
-pub const MAX_TENSOR_ELEMENTS: u64 = 1 << 36;
+pub use crate::infer::fact::MAX_TENSOR_ELEMENTS;
 
 /// An error when `dims` declare more than [`MAX_TENSOR_ELEMENTS`] elements (or overflow).
 pub(crate) fn check_size(kind: &str, name: &str, dims: &[u64]) -> Result<()> {

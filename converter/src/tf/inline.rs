@@ -15,7 +15,8 @@ use crate::error::{ConvertError, Result};
 const MAX_DEPTH: usize = 64;
 /// Most nodes the flattened graph may hold (a bound on what a malicious library can expand to).
 const MAX_NODES: usize = 500_000;
-/// Most bytes of function bodies copied in by inlining, beyond the file's own size.
+/// Most bytes of function bodies (with their prefixed names) copied in by inlining, beyond the
+/// file's own size.
 const MAX_INLINED_BYTES: usize = 256 << 20;
 
 /// Output arguments of the multi-output ops a function body may reference as `node:arg:index`;
@@ -64,7 +65,18 @@ pub(super) fn flatten(mut graph: GraphDef, outputs: &[String]) -> Result<GraphDe
                 node.name
             )));
         }
-        copied = copied.saturating_add(function.encoded_len());
+        // the body's bytes plus the call's name prefixed to every name and input it holds:
+        // nested calls with long names grow the names, not the bodies
+        let prefixes = function
+            .node_def
+            .iter()
+            .map(|n| 1 + n.input.len())
+            .sum::<usize>()
+            .saturating_add(1)
+            .saturating_mul(node.name.len() + 1);
+        copied = copied
+            .saturating_add(function.encoded_len())
+            .saturating_add(prefixes);
         if copied > budget || flat.len() + queue.len() + function.node_def.len() > MAX_NODES {
             return Err(ConvertError::Invalid(format!(
                 "inlining `{}` would make the graph larger than {MAX_NODES} nodes or {budget} bytes",
@@ -421,6 +433,40 @@ mod tests {
                 "r:activations:0",
             )])
             .collect();
+        let graph = GraphDef {
+            node: vec![node("x", "Placeholder", &[]), call("c", "f0", &["x"])],
+            library: Some(FunctionDefLibrary {
+                function: functions,
+            }),
+            versions: None,
+        };
+        let err = flatten(graph, &[]).expect_err("too large");
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
+
+    /// Issue 19: 60 nested calls with 2,000-character names over a 20,000-node leaf (a
+    /// 700 KB file) would inline to gigabytes of names; the budget counts them first.
+    #[test]
+    fn long_names_in_nested_calls_count_against_the_budget() {
+        let long = |k: usize| format!("{k}{}", "n".repeat(2_000));
+        let mut functions: Vec<FunctionDef> = (0..60)
+            .map(|k| {
+                let inner = long(k);
+                let body = vec![call(&inner, &format!("f{}", k + 1), &["x"])];
+                function(&format!("f{k}"), &["x"], body, &format!("{inner}:output:0"))
+            })
+            .collect();
+        let leaf: Vec<NodeDef> = (0..20_000)
+            .map(|i| {
+                let input = if i == 0 {
+                    "x".to_string()
+                } else {
+                    format!("r{}", i - 1)
+                };
+                node(&format!("r{i}"), "Relu", &[&input])
+            })
+            .collect();
+        functions.push(function("f60", &["x"], leaf, "r19999:activations:0"));
         let graph = GraphDef {
             node: vec![node("x", "Placeholder", &[]), call("c", "f0", &["x"])],
             library: Some(FunctionDefLibrary {

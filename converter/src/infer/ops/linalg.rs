@@ -78,16 +78,17 @@ fn gemm(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
     if a.len() != 2 || b.len() != 2 {
         return Err("Gemm needs 2-D operands".into());
     }
-    let m = if node.int("transA").unwrap_or(0) != 0 {
-        a[1]
-    } else {
-        a[0]
-    };
-    let n = if node.int("transB").unwrap_or(0) != 0 {
-        b[0]
-    } else {
-        b[1]
-    };
+    let (trans_a, trans_b) = (
+        node.int("transA").unwrap_or(0) != 0,
+        node.int("transB").unwrap_or(0) != 0,
+    );
+    let (m, ka) = if trans_a { (a[1], a[0]) } else { (a[0], a[1]) };
+    let (kb, n) = if trans_b { (b[1], b[0]) } else { (b[0], b[1]) };
+    if let (Some(x), Some(y)) = (ka, kb)
+        && x != y
+    {
+        return Err(format!("inner dimensions {x} and {y} differ"));
+    }
     Ok(vec![Fact::new(inputs.req(0)?.dtype, vec![m, n])])
 }
 

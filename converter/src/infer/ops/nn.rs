@@ -138,6 +138,23 @@ fn conv(node: &Node, inputs: &Inputs) -> Result<Vec<Fact>, RuleError> {
             w.len()
         ));
     }
+    // TF's Conv2D (lowered without `group`) groups by the channel ratio; ONNX says `group`
+    let group = node.int("group");
+    if group.is_some_and(|g| g < 1) {
+        return Err(format!("group {}", group.unwrap_or_default()));
+    }
+    let fits = |c: u64, wc: u64| match group {
+        Some(g) => Some(c) == wc.checked_mul(g as u64),
+        None => wc > 0 && c.is_multiple_of(wc),
+    };
+    if let (Some(c), Some(wc)) = (x[1], w[1])
+        && !fits(c, wc)
+    {
+        let group = group.unwrap_or(1);
+        return Err(format!(
+            "{c} input channels for weights of {wc} channels in {group} group(s)"
+        ));
+    }
     let kernel = kernel_of(node, w)?;
     let window = Window::from_node(node, kernel)?;
     let mut out = vec![x[0], w[0]];

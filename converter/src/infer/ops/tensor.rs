@@ -117,6 +117,16 @@ pub fn reshape_dims(
             _ => None,
         };
     }
+    let known = |dims: &[Dim]| dims.iter().copied().collect::<Option<Vec<u64>>>();
+    if let (Some(from), Some(to)) = (known(input), known(&out))
+        && product(&from) != product(&to)
+    {
+        return Err(format!(
+            "Reshape of {} elements to {to:?} ({} elements)",
+            product(&from),
+            product(&to)
+        ));
+    }
     Ok(out)
 }
 
