@@ -141,6 +141,46 @@ fn ranks_models_against_labels() {
     );
 }
 
+/// The held-out records of a shipped dataset (`dataset export --held-out`, the split `aiop
+/// train --seed 0` trains beside) as CG files ranked by `aiop rank`: the bundled predictor's
+/// held-out figure as a user reproduces it, above ranking by FLOPs.
+#[test]
+fn held_out_records_rank_above_flops() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("held-out");
+    let o = aiop(&[
+        "dataset",
+        "export",
+        &repo("models/datasets/mmseg.aiopds"),
+        "--task",
+        "cityscapes-miou",
+        "--held-out",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let labels = std::fs::read_to_string(out.join("labels.csv")).unwrap();
+    assert_eq!(labels.lines().count(), 1 + 16, "header + 20 % of 82: {labels}");
+    let o = aiop(&[
+        "rank",
+        out.to_str().unwrap(),
+        "--task",
+        "cityscapes-miou",
+        "--labels",
+        out.join("labels.csv").to_str().unwrap(),
+        "--json",
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["n"], 16);
+    let (srcc, flops) = (
+        report["srcc"].as_f64().unwrap(),
+        report["flops_srcc"].as_f64().unwrap(),
+    );
+    assert!(srcc > flops, "SRCC {srcc} vs FLOPs {flops}");
+}
+
 /// tract (and ONNX Runtime, when `ORT_DYLIB_PATH` is set) agrees with libtorch (scores stored
 /// by `aiop export --check`) within 1e-4 on every shipped zoo network.
 #[test]

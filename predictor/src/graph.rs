@@ -14,7 +14,9 @@
 //! adapter reads its own pooled embedding beside it.
 //!
 //! Output columns (`scores`, `[B, T]`, scaled): the MLP head, each adapter, and, with
-//! adapters, their mean (see [`crate::bundle::TaskOutput::source`]).
+//! adapters, their mean (see [`crate::bundle::TaskOutput::source`]). An ensemble (several
+//! predictors of one architecture trained with different seeds, weights of member `m ≥ 1`
+//! named `member<m>.…`) outputs the mean of its members' columns.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -55,15 +57,21 @@ pub struct Architecture {
 }
 
 impl Architecture {
-    /// Reads the architecture off `weights`.
+    /// Reads the architecture off `weights` (of the first member of an ensemble).
     pub fn of(weights: &Weights) -> Result<Architecture, BundleError> {
+        Architecture::of_member(weights, "")
+    }
+
+    /// The architecture of the member whose weight names start with `prefix`.
+    fn of_member(weights: &Weights, prefix: &str) -> Result<Architecture, BundleError> {
+        let embedding_name = format!("{prefix}backbone.op_embedding.weight");
         let embedding = weights
-            .get("backbone.op_embedding.weight")
+            .get(&embedding_name)
             .filter(|w| w.dims.len() == 2)
-            .ok_or_else(|| missing("backbone.op_embedding.weight"))?;
+            .ok_or_else(|| missing(&embedding_name))?;
         let count = |name: &dyn Fn(usize) -> String| {
             (0..)
-                .take_while(|&i| weights.contains_key(&name(i)))
+                .take_while(|&i| weights.contains_key(&format!("{prefix}{}", name(i))))
                 .count()
         };
         let hidden = embedding.dims[1];
@@ -82,6 +90,28 @@ impl Architecture {
     }
 }
 
+/// The prefix of the weight names of ensemble member `m`: none for the first (a single
+/// predictor is an ensemble of one), `member<m>.` for the others.
+pub fn member_prefix(m: usize) -> String {
+    if m == 0 {
+        String::new()
+    } else {
+        format!("member{m}.")
+    }
+}
+
+/// How many members the ensemble in `weights` has (1 for a single predictor).
+pub fn members(weights: &Weights) -> usize {
+    1 + (1..)
+        .take_while(|&m| {
+            weights.contains_key(&format!("{}backbone.op_embedding.weight", member_prefix(m)))
+        })
+        .count()
+}
+
+/// Most members of an ensemble accepted.
+const MAX_MEMBERS: usize = 16;
+
 /// Widest node embedding accepted (trained predictors use 32–256).
 const MAX_HIDDEN: i64 = 1 << 16;
 
@@ -91,6 +121,7 @@ fn missing(name: &str) -> BundleError {
 
 /// Names of the helper initializers the writer adds itself (not weights).
 const ZERO_ROW: &str = "zero_row";
+const ENSEMBLE_SHARE: &str = "ensemble_share";
 const AXIS1: &str = "axis1";
 
 /// The weights stored in a predictor file: its float initializers, less the writer's helpers.
@@ -101,7 +132,10 @@ pub fn weights_of(model: &ModelProto) -> Result<Weights, BundleError> {
         .ok_or_else(|| BundleError::NotAPredictor("no graph".into()))?;
     let mut weights = Weights::new();
     for t in &graph.initializer {
-        if t.data_type != DType::F32.to_onnx() || t.name.starts_with(ZERO_ROW) {
+        if t.data_type != DType::F32.to_onnx()
+            || t.name.starts_with(ZERO_ROW)
+            || t.name == ENSEMBLE_SHARE
+        {
             continue;
         }
         let values: Vec<f32> = if !t.raw_data.is_empty() {
@@ -285,7 +319,8 @@ impl Writer {
 }
 
 /// The ONNX bytes of the predictor with `weights`, described by `meta` (one task per output
-/// column: head, adapters, mean of adapters).
+/// column: head, adapters, mean of adapters). An ensemble (weights of members 1… named
+/// `member<m>.…`, all of one architecture) outputs the mean of its members' scores.
 pub fn write(weights: Weights, meta: &BundleMeta) -> Result<Vec<u8>, BundleError> {
     let arch = Architecture::of(&weights)?;
     let columns = 1 + arch.adapters + usize::from(arch.adapters > 0);
@@ -295,7 +330,19 @@ pub fn write(weights: Weights, meta: &BundleMeta) -> Result<Vec<u8>, BundleError
             meta.tasks.len()
         )));
     }
-    let h = arch.hidden;
+    let members = members(&weights);
+    if members > MAX_MEMBERS {
+        return Err(BundleError::NotAPredictor(format!(
+            "an ensemble of {members} members (at most {MAX_MEMBERS})"
+        )));
+    }
+    for m in 1..members {
+        if Architecture::of_member(&weights, &member_prefix(m))? != arch {
+            return Err(BundleError::NotAPredictor(format!(
+                "ensemble member {m} differs in shape from the first"
+            )));
+        }
+    }
     let mut w = Writer {
         builder: ModelBuilder::new(OPSET),
         weights,
@@ -303,56 +350,36 @@ pub fn write(weights: Weights, meta: &BundleMeta) -> Result<Vec<u8>, BundleError
         zero_rows: HashMap::new(),
         next: 0,
     };
-    let [ops, numeric, neighbours, members, inv_counts] = INPUT_NAMES;
+    let [ops, numeric, neighbours, members_input, inv_counts] = INPUT_NAMES;
     w.builder
         .input(ops, DType::I64, &[-1])
         .input(numeric, DType::F32, &[-1, NUMERIC_FEATURES as i64])
         .input(neighbours, DType::I64, &[-1, -1])
-        .input(members, DType::I64, &[-1, -1])
+        .input(members_input, DType::I64, &[-1, -1])
         .input(inv_counts, DType::F32, &[-1, 1])
         .ints(AXIS1, &[1]);
-
-    let (table, _) = w.weight("backbone.op_embedding.weight")?;
-    let embedded = w.node("Gather", &[&table, ops], vec![attr_int("axis", 0)]);
-    let numeric_embedded = w.linear(numeric, "backbone.numeric_embedding", false)?;
-    let mut layers = vec![w.node("Add", &[&embedded, &numeric_embedded], vec![])];
-    for i in 0..arch.gnn_layers {
-        let next = w.gnn_layer(&[(&layers[i], h)], &format!("backbone.gnn{i}"))?;
-        layers.push(next);
+    let scores: Vec<String> = (0..members)
+        .map(|m| w.member_scores(arch, &member_prefix(m)))
+        .collect::<Result<_, _>>()?;
+    if members == 1 {
+        w.builder
+            .node("Identity", &[&scores[0]], &[OUTPUT_NAME], vec![]);
+    } else {
+        let refs: Vec<&str> = scores.iter().map(String::as_str).collect();
+        let sum = w.node("Sum", &refs, vec![]);
+        let share = ENSEMBLE_SHARE;
+        w.builder.initializer(TensorProto {
+            name: share.into(),
+            dims: vec![],
+            data_type: DType::F32.to_onnx(),
+            raw_data: (1.0 / members as f32).to_le_bytes().to_vec().into(),
+            ..Default::default()
+        });
+        w.builder
+            .node("Mul", &[&sum, share], &[OUTPUT_NAME], vec![]);
     }
-    let last = layers.last().expect("embedding").clone();
-    // the readout: pooled embedding beside the mean of the numeric node features
-    let pooled_nodes = w.mean_pool(&last, h);
-    let pooled_numeric = w.mean_pool(numeric, NUMERIC_FEATURES as i64);
-    let pooled = w.concat(&[&pooled_nodes, &pooled_numeric], 1);
-
-    let mut outputs = vec![w.mlp(&pooled, "head", arch.mlp_layers)?];
-    let mut adapter_outputs = Vec::new();
-    for k in 0..arch.adapters {
-        let mut a = layers[0].clone();
-        for (i, b) in layers[1..].iter().enumerate() {
-            a = w.gnn_layer(&[(&a, h), (b, h)], &format!("adapter{k}.gnn{i}"))?;
-        }
-        let own = w.mean_pool(&a, h);
-        let both = w.concat(&[&own, &pooled], 1);
-        adapter_outputs.push(w.mlp(&both, &format!("adapter{k}.head"), arch.mlp_layers)?);
-    }
-    outputs.extend(adapter_outputs.iter().cloned());
-    if !adapter_outputs.is_empty() {
-        let refs: Vec<&str> = adapter_outputs.iter().map(String::as_str).collect();
-        let all = w.concat(&refs, 1);
-        // opset 13: ReduceMean's axes are an attribute (ReduceSum's an input)
-        outputs.push(w.node(
-            "ReduceMean",
-            &[&all],
-            vec![attr_ints("axes", &[1]), attr_int("keepdims", 1)],
-        ));
-    }
-    let refs: Vec<&str> = outputs.iter().map(String::as_str).collect();
     w.builder
-        .node("Concat", &refs, &[OUTPUT_NAME], vec![attr_int("axis", 1)])
         .output_shaped(OUTPUT_NAME, DType::F32, &[-1, columns as i64]);
-
     if !w.weights.is_empty() {
         let left: Vec<&String> = w.weights.keys().collect();
         return Err(BundleError::NotAPredictor(format!(
@@ -364,6 +391,57 @@ pub fn write(weights: Weights, meta: &BundleMeta) -> Result<Vec<u8>, BundleError
     proto.metadata_props = meta.to_metadata();
     proto.producer_name = "aiop export".into();
     Ok(proto.encode_to_vec())
+}
+
+impl Writer {
+    /// The `[B, columns]` scores of the member whose weights are named `prefix…`.
+    fn member_scores(&mut self, arch: Architecture, prefix: &str) -> Result<String, BundleError> {
+        let h = arch.hidden;
+        let [ops, numeric, ..] = INPUT_NAMES;
+        let (table, _) = self.weight(&format!("{prefix}backbone.op_embedding.weight"))?;
+        let embedded = self.node("Gather", &[&table, ops], vec![attr_int("axis", 0)]);
+        let numeric_embedded = self.linear(
+            numeric,
+            &format!("{prefix}backbone.numeric_embedding"),
+            false,
+        )?;
+        let mut layers = vec![self.node("Add", &[&embedded, &numeric_embedded], vec![])];
+        for i in 0..arch.gnn_layers {
+            let next = self.gnn_layer(&[(&layers[i], h)], &format!("{prefix}backbone.gnn{i}"))?;
+            layers.push(next);
+        }
+        let last = layers.last().expect("embedding").clone();
+        // the readout: pooled embedding beside the mean of the numeric node features
+        let pooled_nodes = self.mean_pool(&last, h);
+        let pooled_numeric = self.mean_pool(numeric, NUMERIC_FEATURES as i64);
+        let pooled = self.concat(&[&pooled_nodes, &pooled_numeric], 1);
+
+        let mut outputs = vec![self.mlp(&pooled, &format!("{prefix}head"), arch.mlp_layers)?];
+        let mut adapter_outputs = Vec::new();
+        for k in 0..arch.adapters {
+            let mut a = layers[0].clone();
+            for (i, b) in layers[1..].iter().enumerate() {
+                a = self.gnn_layer(&[(&a, h), (b, h)], &format!("{prefix}adapter{k}.gnn{i}"))?;
+            }
+            let own = self.mean_pool(&a, h);
+            let both = self.concat(&[&own, &pooled], 1);
+            let head = format!("{prefix}adapter{k}.head");
+            adapter_outputs.push(self.mlp(&both, &head, arch.mlp_layers)?);
+        }
+        outputs.extend(adapter_outputs.iter().cloned());
+        if !adapter_outputs.is_empty() {
+            let refs: Vec<&str> = adapter_outputs.iter().map(String::as_str).collect();
+            let all = self.concat(&refs, 1);
+            // opset 13: ReduceMean's axes are an attribute (ReduceSum's an input)
+            outputs.push(self.node(
+                "ReduceMean",
+                &[&all],
+                vec![attr_ints("axes", &[1]), attr_int("keepdims", 1)],
+            ));
+        }
+        let refs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        Ok(self.concat(&refs, 1))
+    }
 }
 
 /// A predictor file written again from its own weights and metadata, in the current graph

@@ -87,6 +87,17 @@ struct Entry {
 
 /// Model files under `dir`, sorted.
 pub fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
+    find_files(dir, &["onnx", "pb"])
+}
+
+/// Model files and CG files (`.cg`, as `aiop convert` and `aiop dataset export` write them)
+/// under `dir`, for the commands that read either.
+pub fn find_models_and_cgs(dir: &Path) -> Result<Vec<PathBuf>> {
+    find_files(dir, &["onnx", "pb", "cg"])
+}
+
+/// SavedModel folders and regular files with one of `extensions` under `dir`, sorted.
+fn find_files(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -99,7 +110,11 @@ pub fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
                 found.push(p); // a SavedModel folder
             } else if ft.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "onnx" || x == "pb") && p.is_file() {
+            } else if p
+                .extension()
+                .is_some_and(|x| extensions.iter().any(|e| x == *e))
+                && p.is_file()
+            {
                 // regular files (or links to them) only: a FIFO named `*.onnx` would hang
                 found.push(p);
             }

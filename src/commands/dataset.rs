@@ -79,6 +79,29 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Write the records labelled with one task as CG files (`<name>.cg`) beside a
+    /// `labels.csv` (`name,value`), for `aiop rank DIR --labels DIR/labels.csv`. With
+    /// `--held-out`, only the records `aiop train|adapt --seed S` leaves out of training (the
+    /// seeded `1 − F` of the records carrying the label).
+    Export {
+        /// A `.aiopds` dataset file.
+        dataset: PathBuf,
+        /// Records with a label of this task.
+        #[arg(long)]
+        task: String,
+        /// Output folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Only the held-out side of the seeded random split of training.
+        #[arg(long)]
+        held_out: bool,
+        /// Fraction of the labelled records the training side had.
+        #[arg(long, default_value_t = 0.8)]
+        train: f64,
+        /// Seed of that split (`aiop train --split-seed`, else `--seed`).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Counts per task, label ranges, node-count histogram, FLOPs/params SRCC baselines.
     Stats {
         /// A `.aiopds` dataset file.
@@ -184,6 +207,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
             split_dataset(&dataset, &output, size, &test_families, seed)
         }
         Command::Stats { dataset, json } => print_stats(&dataset, json),
+        Command::Export {
+            dataset,
+            task,
+            output,
+            held_out,
+            train,
+            seed,
+        } => {
+            let split = held_out.then_some((TrainSize::Fraction(train), seed));
+            export_records(&dataset, &task, &output, split)
+        }
         #[cfg(feature = "train")]
         Command::Tensors {
             dataset,
@@ -613,6 +647,67 @@ fn split_dataset(
         dataset.display(),
         counts[0],
         counts[1],
+        output.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `aiop dataset export`: CG files and their labels, all or the held-out side of `split`.
+fn export_records(
+    dataset: &Path,
+    task: &str,
+    output: &Path,
+    split: Option<(TrainSize, u64)>,
+) -> Result<ExitCode> {
+    // first pass: how many records carry the label (the split is over those, in file order)
+    let mut labelled = 0;
+    for r in records_of(dataset, open_dataset(dataset)?) {
+        labelled += usize::from(r?.labels.contains_key(task));
+    }
+    let keep = match split {
+        Some((size, seed)) => split::random_test_mask(labelled, size, seed),
+        None => vec![true; labelled],
+    };
+    std::fs::create_dir_all(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
+    let mut csv = String::from("name,value\n");
+    let (mut index, mut written) = (0, 0);
+    for r in records_of(dataset, open_dataset(dataset)?) {
+        let r = r?;
+        let Some(&label) = r.labels.get(task) else {
+            continue;
+        };
+        index += 1;
+        if !keep.get(index - 1).copied().unwrap_or(false) {
+            continue;
+        }
+        // the name as a file stem: no separators, no leading dot
+        let stem: String = r
+            .name
+            .chars()
+            .map(|c| {
+                if matches!(c, '/' | '\\' | ',' | '"') || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let stem = stem.trim_start_matches('.');
+        let cg = r
+            .cg()
+            .with_context(|| format!("{}: record `{}`", dataset.display(), r.name))?;
+        super::write_atomic(
+            &output.join(format!("{stem}.cg")),
+            &aiop_converter::cg::format::to_binary(&cg),
+        )?;
+        csv += &format!("{stem},{label}\n");
+        written += 1;
+    }
+    super::write_atomic(&output.join("labels.csv"), csv.as_bytes())?;
+    emit(&format!(
+        "{}: {written} of {labelled} `{task}` records → {} (with labels.csv)\n",
+        dataset.display(),
         output.display()
     ))?;
     Ok(ExitCode::SUCCESS)

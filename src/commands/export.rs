@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aiop_trainer::export::export;
+use aiop_trainer::export::export_ensemble;
 use aiop_trainer::predictor::{Predictor, PredictorMeta};
 use anyhow::{Context, Result};
 
@@ -14,8 +14,11 @@ use super::write_atomic;
 /// Arguments of `aiop export`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Folder of a trained predictor, or an exported predictor (`.onnx`) to rewrite.
-    checkpoint: PathBuf,
+    /// Folder of a trained predictor, or an exported predictor (`.onnx`) to rewrite. Several
+    /// folders (predictors of one architecture and the same tasks, e.g. trained with
+    /// different seeds) make one ensemble predictor that outputs their mean.
+    #[arg(required = true, num_args = 1..)]
+    checkpoints: Vec<PathBuf>,
     /// The ONNX file to write.
     #[arg(short, long)]
     output: PathBuf,
@@ -84,11 +87,18 @@ fn check_tolerance(what: &str, difference: f32) -> Result<()> {
     }
 }
 
-/// Writes the libtorch reference of `predictor` and compares the runtimes with it.
-fn check_parity(predictor: &Predictor, bytes: &[u8], args: &Args) -> Result<()> {
+/// Writes the libtorch reference of `members` (their mean) and compares the runtimes with it.
+fn check_parity(members: &[Predictor], bytes: &[u8], args: &Args) -> Result<()> {
     let records = encoded_records(&args.check, args.check_count)?;
     let graphs: Vec<&aiop_predictor::EncodedGraph> = records.iter().map(|r| &r.2).collect();
-    let expected = predictor.output_columns(&graphs);
+    let mut expected = members[0].output_columns(&graphs);
+    for member in &members[1..] {
+        for (sum, row) in expected.iter_mut().zip(member.output_columns(&graphs)) {
+            sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        }
+    }
+    let share = 1.0 / members.len() as f32;
+    expected.iter_mut().flatten().for_each(|v| *v *= share);
     let reference: Vec<ReferenceScores> = records
         .iter()
         .zip(&expected)
@@ -151,8 +161,8 @@ pub fn describe_training(meta: &PredictorMeta) -> String {
 /// Rewrites the predictor file `args.checkpoint` in the current graph layout; `--check`
 /// compares the two files' scores (tract).
 fn rewrite(args: &Args) -> Result<ExitCode> {
-    let old = std::fs::read(&args.checkpoint)
-        .with_context(|| format!("cannot read {}", args.checkpoint.display()))?;
+    let path = &args.checkpoints[0];
+    let old = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let bytes = aiop_predictor::graph::rewrite(&old)?;
     write_atomic(&args.output, &bytes)?;
     if !args.check.is_empty() {
@@ -177,34 +187,52 @@ fn rewrite(args: &Args) -> Result<ExitCode> {
         "{}: {} KB, rewritten from {}",
         args.output.display(),
         bytes.len().div_ceil(1024),
-        args.checkpoint.display()
+        path.display()
     );
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `aiop export`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    if args.checkpoint.is_file() {
+    if let [file] = args.checkpoints.as_slice()
+        && file.is_file()
+    {
         return rewrite(&args);
     }
-    let predictor = Predictor::load(&args.checkpoint, aiop_trainer::Device::Cpu)
-        .with_context(|| format!("cannot load the predictor in {}", args.checkpoint.display()))?;
-    let training = args
+    let members: Vec<Predictor> = args
+        .checkpoints
+        .iter()
+        .map(|dir| {
+            Predictor::load(dir, aiop_trainer::Device::Cpu)
+                .with_context(|| format!("cannot load the predictor in {}", dir.display()))
+        })
+        .collect::<Result<_>>()?;
+    let predictor = &members[0];
+    let mut training = args
         .training
         .clone()
         .unwrap_or_else(|| describe_training(&predictor.meta));
-    let bytes = export(&predictor, &training)?;
+    if members.len() > 1 && args.training.is_none() {
+        training += &format!("; an ensemble of {} such predictors (seeds)", members.len());
+    }
+    let refs: Vec<&Predictor> = members.iter().collect();
+    let bytes = export_ensemble(&refs, &training)?;
     write_atomic(&args.output, &bytes)?;
     if !args.check.is_empty() {
-        check_parity(&predictor, &bytes, &args)?;
+        check_parity(&members, &bytes, &args)?;
     }
-    let tasks = aiop_trainer::export::output_tasks(&predictor);
+    let tasks = aiop_trainer::export::output_tasks(predictor);
     let names: Vec<&str> = tasks.iter().map(|t| t.task.as_str()).collect();
     eprintln!(
-        "{}: {} KB, tasks {}",
+        "{}: {} KB, tasks {}{}",
         args.output.display(),
         bytes.len().div_ceil(1024),
-        names.join(", ")
+        names.join(", "),
+        if members.len() > 1 {
+            format!(", {} members", members.len())
+        } else {
+            String::new()
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

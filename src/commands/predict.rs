@@ -11,7 +11,7 @@ use aiop_predictor::{Backend, BundleMeta, Prediction, RuntimePredictor, encode};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use super::convert::find_models;
+use super::convert::find_models_and_cgs;
 use super::{ModelOptions, emit, load_cg};
 
 use aiop_predictor::DEFAULT_PREDICTOR;
@@ -212,7 +212,7 @@ fn exit_status(failed: usize) -> ExitCode {
 /// Arguments of `aiop rank`.
 #[derive(clap::Args)]
 pub struct RankArgs {
-    /// Directories (searched for `.onnx` files) and model files.
+    /// Directories (searched for `.onnx`, `.pb` and `.cg` files), model files and CG files.
     #[arg(required = true)]
     models: Vec<PathBuf>,
     /// The task to rank by.
@@ -286,7 +286,7 @@ pub fn run_rank(args: RankArgs) -> Result<ExitCode> {
     let mut files = Vec::new();
     for m in &args.models {
         if m.is_dir() {
-            files.extend(find_models(m)?);
+            files.extend(find_models_and_cgs(m)?);
         } else {
             files.push(m.clone());
         }

@@ -72,6 +72,10 @@ pub struct FitArgs {
     /// Seed of the split, the initial weights and the sample order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Seed of the split alone (default: `--seed`): members of an ensemble train with their
+    /// own `--seed` on one split, so that its held-out records stay held out for all.
+    #[arg(long)]
+    split_seed: Option<u64>,
     /// Folder to save the predictor in (adapt/finetune: default the `--predictor` folder),
     /// with `history.csv` and plots of the run.
     #[arg(short, long)]
@@ -140,7 +144,7 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
             (None, None) if finetuning => TrainSize::Count(20),
             (None, None) => TrainSize::Fraction(0.8),
         };
-        split::random(samples.len(), size, args.seed)
+        split::random(samples.len(), size, args.split_seed.unwrap_or(args.seed))
     } else {
         (0..samples.len()).partition(|&i| !args.test_families.contains(&samples[i].family))
     };

@@ -67,17 +67,35 @@ pub fn output_tasks(p: &Predictor) -> Vec<TaskOutput> {
 /// The ONNX bytes of `p`; `training` describes its training data in words (stored in the
 /// metadata).
 pub fn export(p: &Predictor, training: &str) -> Result<Vec<u8>, TrainError> {
+    export_ensemble(&[p], training)
+}
+
+/// The ONNX bytes of the ensemble of `members` (their mean scores): predictors of one
+/// architecture and the same tasks and label scalings, e.g. trained with different seeds.
+pub fn export_ensemble(members: &[&Predictor], training: &str) -> Result<Vec<u8>, TrainError> {
+    let first = members
+        .first()
+        .ok_or_else(|| TrainError::Invalid("an ensemble of no predictors".into()))?;
+    let tasks = output_tasks(first);
     let mut weights = Weights::new();
-    for (name, tensor) in p.variables() {
-        let dims = tensor.size();
-        let values = Vec::<f32>::try_from(tensor.to_kind(Kind::Float).flatten(0, -1))?;
-        weights.insert(name, Weight { dims, values });
+    for (m, p) in members.iter().enumerate() {
+        if output_tasks(p) != tasks {
+            return Err(TrainError::Invalid(format!(
+                "ensemble member {m} has other tasks or label scalings than the first"
+            )));
+        }
+        let prefix = graph::member_prefix(m);
+        for (name, tensor) in p.variables() {
+            let dims = tensor.size();
+            let values = Vec::<f32>::try_from(tensor.to_kind(Kind::Float).flatten(0, -1))?;
+            weights.insert(format!("{prefix}{name}"), Weight { dims, values });
+        }
     }
     let meta = BundleMeta {
         format: BUNDLE_FORMAT,
         encoding_version: ENCODING_VERSION,
         vocabulary_hash: vocabulary_hash(),
-        tasks: output_tasks(p),
+        tasks,
         training: training.to_string(),
     };
     graph::write(weights, &meta).map_err(|e| TrainError::Invalid(e.to_string()))
@@ -163,6 +181,52 @@ mod tests {
         let own = p.predict(&refs[..1])[0];
         let mapped = runtime.predict(&graphs[..1], &[refs[0].gflops]).unwrap()[0][3];
         assert!((own - mapped).abs() < 1e-3, "{own} vs {mapped}");
+
+        // an ensemble with a second seed outputs the mean of the two members
+        let second_config = TrainConfig { seed: 1, ..config };
+        let (mut q, _) = Predictor::pretrain(
+            ModelConfig::default(),
+            "a",
+            &refs,
+            scaling,
+            &second_config,
+            tch::Device::Cpu,
+            Hooks::default(),
+        )
+        .unwrap();
+        for task in ["b", "c"] {
+            q.add_adapter(task, &refs, scaling, &second_config, Hooks::default())
+                .unwrap();
+        }
+        let ensemble = export_ensemble(&[&p, &q], "test").unwrap();
+        let runtime = RuntimePredictor::from_bytes(&ensemble, Backend::Tract).unwrap();
+        let other = q.output_columns(&graphs);
+        for ((row, a), b) in runtime
+            .scores(&graphs)
+            .unwrap()
+            .iter()
+            .zip(&expected)
+            .zip(&other)
+        {
+            for (i, v) in row.iter().enumerate() {
+                let mean = (a[i] + b[i]) / 2.0;
+                assert!((v - mean).abs() < 1e-4, "{v} vs {mean}");
+            }
+        }
+        let rewritten = aiop_predictor::graph::rewrite(&ensemble).unwrap();
+        assert_eq!(rewritten.len(), ensemble.len());
+        // members of other tasks do not combine
+        let (lone, _) = Predictor::pretrain(
+            ModelConfig::default(),
+            "a",
+            &refs,
+            scaling,
+            &config,
+            tch::Device::Cpu,
+            Hooks::default(),
+        )
+        .unwrap();
+        assert!(export_ensemble(&[&p, &lone], "test").is_err());
     }
 
     #[test]

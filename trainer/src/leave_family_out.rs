@@ -30,7 +30,7 @@ use crate::model::ModelConfig;
 use crate::predictor::Predictor;
 use crate::protocol::mean_std;
 use crate::stats_regressor::StatsRegressor;
-use crate::train::{Hooks, TrainConfig};
+use crate::train::{Hooks, Schedule, TrainConfig};
 
 /// A leave-family-out protocol file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,6 +59,9 @@ pub struct LeaveFamilyOut {
     /// Fraction of the last epochs averaged into the weights ([`TrainConfig::average_last`]).
     #[serde(default)]
     pub average_last: f64,
+    /// The learning rate over the epochs (`Cosine` or `Constant`).
+    #[serde(default)]
+    pub schedule: Schedule,
 }
 
 /// The value of `kind` in a leave-family-out protocol file.
@@ -215,6 +218,9 @@ impl LeaveFamilyOut {
         if self.average_last != 0.0 {
             key += &format!(" average {}", self.average_last);
         }
+        if self.schedule != Schedule::default() {
+            key += &format!(" schedule {:?}", self.schedule);
+        }
         key
     }
 }
@@ -256,7 +262,7 @@ fn train_and_score(
         seed,
         rank_weight: spec.rank_weight,
         average_last: spec.average_last,
-        ..Default::default()
+        schedule: spec.schedule,
     };
     let (predictor, _) = Predictor::pretrain(
         ModelConfig::default(),
@@ -324,11 +330,13 @@ impl Report {
             },
             p.seeds
         );
-        if p.rank_weight != 0.0 || p.average_last != 0.0 {
+        if p.rank_weight != 0.0 || p.average_last != 0.0 || p.schedule != Schedule::default() {
             out += &format!(
-                "Ranking term weight {}, weights averaged over the last {:.0} % of the epochs.\n\n",
+                "Ranking term weight {}, weights averaged over the last {:.0} % of the epochs, \
+                 {:?} learning rate.\n\n",
                 p.rank_weight,
-                p.average_last * 100.0
+                p.average_last * 100.0,
+                p.schedule
             );
         }
         out += "| held-out family | n | predictor SRCC | predictor MAE | FLOPs SRCC | graph-statistics SRCC | graph-statistics MAE | beats both |\n";
