@@ -152,6 +152,70 @@ fn convert_directory_reports_failures_and_leaves_no_partial_files() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
+/// Issue 19: a file that takes a worker down (here: a tensor of 600 M packed zeros, decoded
+/// under a 256 MiB memory limit, which aborts the worker) costs that file alone — the worker is replaced,
+/// the models after it convert, `report.json` is written and no temporary file is left.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_worker_dying_on_one_file_costs_only_that_file() {
+    let input = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // sorted first, so that the one worker (-j 1) meets it before the good models: a model
+    // whose one tensor packs 600 M zero varints (int64_data), 4.8 GB once decoded; sparse on
+    // disk, the zeros are a hole
+    let varint = |mut v: u64| {
+        let mut out = Vec::new();
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    };
+    let zeros: u64 = 600 << 20;
+    let field = |tag: u8, len: u64| [vec![tag], varint(len)].concat();
+    let tensor = field(0x3a, zeros); // TensorProto.int64_data (7), packed
+    let tensor_len = tensor.len() as u64 + zeros;
+    let graph = field(0x2a, tensor_len); // GraphProto.initializer (5)
+    let graph_len = graph.len() as u64 + tensor_len;
+    let model = field(0x3a, graph_len); // ModelProto.graph (7)
+    let header = [model, graph, tensor].concat();
+    let huge = input.path().join("a_huge.onnx");
+    std::fs::write(&huge, &header).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(header.len() as u64 + zeros)
+        .unwrap();
+    std::fs::copy(sample(), input.path().join("b_good.onnx")).unwrap();
+    std::fs::copy(sample(), input.path().join("c_good.onnx")).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
+        .args(["convert", input.path().to_str().unwrap(), "-j", "1", "-o"])
+        .arg(out.path())
+        .env("AIOP_WORKER_MEMORY", (256u64 << 20).to_string())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("converted 2 of 3 models"),
+        "{stdout}{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    let entries = report.as_array().unwrap();
+    assert_eq!(entries[0]["status"], "failed");
+    let error = entries[0]["error"].as_str().unwrap();
+    assert!(error.contains("stopped on this file"), "{error}");
+    assert!(entries[1..].iter().all(|e| e["status"] == "ok"), "{report}");
+    let leftovers: Vec<_> = walk(out.path())
+        .into_iter()
+        .filter(|p| !p.ends_with(".cg") && !p.ends_with("report.json"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
 fn walk(dir: &std::path::Path) -> Vec<String> {
     let mut all = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {

@@ -160,7 +160,11 @@ fn held_out_records_rank_above_flops() {
     ]);
     assert!(o.status.success(), "{:?}", text(&o));
     let labels = std::fs::read_to_string(out.join("labels.csv")).unwrap();
-    assert_eq!(labels.lines().count(), 1 + 16, "header + 20 % of 82: {labels}");
+    assert_eq!(
+        labels.lines().count(),
+        1 + 16,
+        "header + 20 % of 82: {labels}"
+    );
     let o = aiop(&[
         "rank",
         out.to_str().unwrap(),

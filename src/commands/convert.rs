@@ -1,6 +1,8 @@
 //! `aiop convert`: one model to a CG file, or a whole directory of models in parallel.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -9,10 +11,9 @@ use aiop_converter::cg::format;
 use aiop_converter::{Cg, ConvertOptions};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{EXIT_BAD_INPUT, ModelOptions, emit, encode_for, load_cg, write_atomic};
+use super::{EXIT_BAD_INPUT, ModelOptions, emit, encode_for, load_cg, workers, write_atomic};
 
 /// Arguments of `aiop convert`.
 #[derive(clap::Args)]
@@ -26,9 +27,13 @@ pub struct Args {
     /// Encoding of the files written for a directory.
     #[arg(long, value_enum, default_value_t = Encoding::Binary)]
     format: Encoding,
-    /// Worker threads for a directory (default: all cores).
+    /// Worker processes for a directory (default: all cores).
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
+    /// Internal: convert the `MODEL<TAB>OUTPUT` lines of stdin, one JSON result line each
+    /// (the worker processes of a directory conversion; see `workers`).
+    #[arg(long, hide = true)]
+    worker: bool,
     #[command(flatten)]
     model_options: ModelOptions,
 }
@@ -42,6 +47,9 @@ enum Encoding {
 /// Runs `aiop convert`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let options = args.model_options.to_options()?;
+    if args.worker {
+        return serve(&args, &options);
+    }
     if args.model.is_dir() {
         let out = args
             .output
@@ -71,10 +79,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// One model's line in `report.json`.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct Entry {
     file: String,
-    status: &'static str,
+    status: String,
     error: Option<String>,
     output: Option<String>,
     nodes: usize,
@@ -149,6 +157,100 @@ fn output_paths(models: &[PathBuf], root: &Path, out_dir: &Path, ext: &str) -> V
         .collect()
 }
 
+/// Converts `model` to `out` (relative name `rel` in the report).
+fn convert_one(
+    model: &Path,
+    out: &Path,
+    rel: &Path,
+    format: Encoding,
+    options: &ConvertOptions,
+) -> Entry {
+    let t = Instant::now();
+    let result = load_cg(model, options).and_then(|cg| {
+        write_atomic(out, &encode(&cg, format))?;
+        Ok(cg)
+    });
+    let millis = t.elapsed().as_secs_f64() * 1e3;
+    let mut entry = Entry {
+        file: rel.display().to_string(),
+        status: "failed".into(),
+        error: None,
+        output: None,
+        nodes: 0,
+        macs: 0,
+        params: 0,
+        unknown_shapes: 0,
+        warnings: 0,
+        millis,
+    };
+    match result {
+        Ok(cg) => {
+            entry.status = if cg.unknown_shapes() > 0 {
+                "partial"
+            } else {
+                "ok"
+            }
+            .into();
+            entry.output = Some(out.display().to_string());
+            entry.nodes = cg.node_count();
+            entry.macs = cg.macs();
+            entry.params = cg.params();
+            entry.unknown_shapes = cg.unknown_shapes();
+            entry.warnings = cg.warnings.len();
+        }
+        Err(e) => entry.error = Some(super::one_line(&format!("{e:#}"))),
+    }
+    entry
+}
+
+/// A worker of a directory conversion: each stdin line `MODEL<TAB>OUTPUT` is converted and
+/// answered with its report entry as one JSON line.
+fn serve(args: &Args, options: &ConvertOptions) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let (model, output) = line
+            .split_once('\t')
+            .context("a worker request is MODEL<TAB>OUTPUT")?;
+        let model = Path::new(model);
+        let rel = model.strip_prefix(&args.model).unwrap_or(model);
+        let entry = convert_one(model, Path::new(output), rel, args.format, options);
+        writeln!(out, "{}", serde_json::to_string(&entry)?)?;
+        out.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The arguments that start a worker for `args`: the same root, format and model options.
+fn worker_args(args: &Args) -> Vec<OsString> {
+    let mut out: Vec<OsString> = vec!["convert".into(), args.model.clone().into_os_string()];
+    out.push("--worker".into());
+    out.push("--format".into());
+    out.push(
+        if args.format == Encoding::Json {
+            "json"
+        } else {
+            "binary"
+        }
+        .into(),
+    );
+    out.extend(args.model_options.to_args().into_iter().map(OsString::from));
+    out
+}
+
+/// Removes what a worker that died while writing `out` left: its temporary file beside it.
+fn remove_leftovers(out: &Path) {
+    let (Some(dir), Some(name)) = (out.parent(), out.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<ExitCode> {
     let models = find_models(&args.model)?;
     if models.is_empty() {
@@ -156,9 +258,7 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
     }
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()?;
+    let _ = options; // the workers receive the same options as arguments
     let bar = ProgressBar::new(models.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
             .expect("valid template"),
@@ -169,72 +269,77 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
         "cg"
     };
     let outputs = output_paths(&models, &args.model, out_dir, ext);
+    let requests: Vec<String> = models
+        .iter()
+        .zip(&outputs)
+        .map(|(m, o)| format!("{}\t{}", m.display(), o.display()))
+        .collect();
+    let rel = |i: usize| {
+        models[i]
+            .strip_prefix(&args.model)
+            .unwrap_or(&models[i])
+            .display()
+            .to_string()
+    };
+    let workers = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let start = Instant::now();
-    let entries: Vec<Entry> = pool.install(|| {
-        models
-            .par_iter()
-            .zip(&outputs)
-            .map(|(model, out)| {
-                let t = Instant::now();
-                let rel = model.strip_prefix(&args.model).unwrap_or(model);
-                let result = load_cg(model, options).and_then(|cg| {
-                    write_atomic(out, &encode(&cg, args.format))?;
-                    Ok(cg)
-                });
-                let millis = t.elapsed().as_secs_f64() * 1e3;
-                bar.inc(1);
-                bar.set_message(rel.display().to_string());
-                match result {
-                    Ok(cg) => {
-                        let status = if cg.unknown_shapes() > 0 {
-                            "partial"
-                        } else {
-                            "ok"
-                        };
-                        bar.println(format!(
-                            "{status:>7}  {}  {} nodes  {} MACs  {} params{}",
-                            rel.display(),
-                            cg.node_count(),
-                            cg.macs(),
-                            cg.params(),
-                            if cg.unknown_shapes() > 0 {
-                                format!("  ({} unknown shapes)", cg.unknown_shapes())
-                            } else {
-                                String::new()
-                            }
-                        ));
-                        Entry {
-                            file: rel.display().to_string(),
-                            status,
-                            error: None,
-                            output: Some(out.display().to_string()),
-                            nodes: cg.node_count(),
-                            macs: cg.macs(),
-                            params: cg.params(),
-                            unknown_shapes: cg.unknown_shapes(),
-                            warnings: cg.warnings.len(),
-                            millis,
-                        }
+    let entry_of = |i: usize, answer: &Result<String, String>| -> Entry {
+        let parsed = answer
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|line| serde_json::from_str::<Entry>(line).map_err(|e| e.to_string()));
+        parsed.unwrap_or_else(|why| {
+            remove_leftovers(&outputs[i]);
+            Entry {
+                file: rel(i),
+                status: "failed".into(),
+                error: Some(format!(
+                    "the converter process stopped on this file ({why}); nothing was written"
+                )),
+                output: None,
+                nodes: 0,
+                macs: 0,
+                params: 0,
+                unknown_shapes: 0,
+                warnings: 0,
+                millis: 0.0,
+            }
+        })
+    };
+    let answers = workers::run(
+        &worker_args(args),
+        &requests,
+        workers,
+        workers::memory_limit(),
+        |i, answer| {
+            let e = entry_of(i, answer);
+            bar.inc(1);
+            bar.set_message(e.file.clone());
+            bar.println(match &e.error {
+                Some(error) => format!(" failed  {}  {error}", e.file),
+                None => format!(
+                    "{:>7}  {}  {} nodes  {} MACs  {} params{}",
+                    e.status,
+                    e.file,
+                    e.nodes,
+                    e.macs,
+                    e.params,
+                    if e.unknown_shapes > 0 {
+                        format!("  ({} unknown shapes)", e.unknown_shapes)
+                    } else {
+                        String::new()
                     }
-                    Err(e) => {
-                        bar.println(format!(" failed  {}  {e:#}", rel.display()));
-                        Entry {
-                            file: rel.display().to_string(),
-                            status: "failed",
-                            error: Some(format!("{e:#}")),
-                            output: None,
-                            nodes: 0,
-                            macs: 0,
-                            params: 0,
-                            unknown_shapes: 0,
-                            warnings: 0,
-                            millis,
-                        }
-                    }
-                }
-            })
-            .collect()
-    });
+                ),
+            });
+        },
+    );
+    let entries: Vec<Entry> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| entry_of(i, a))
+        .collect();
     bar.finish_and_clear();
     let failed = entries.iter().filter(|e| e.status == "failed").count();
     let partial = entries.iter().filter(|e| e.status == "partial").count();

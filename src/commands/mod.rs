@@ -13,6 +13,7 @@ pub mod predict;
 pub mod render;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod workers;
 pub mod zoo;
 
 use std::path::{Path, PathBuf};
@@ -100,11 +101,28 @@ impl ModelOptions {
         }
         Ok(o)
     }
+
+    /// These flags as command-line arguments again (for worker processes).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec![
+            format!("--batch={}", self.batch),
+            format!("--resolution={}", self.resolution),
+        ];
+        args.extend(
+            self.input_shape
+                .iter()
+                .map(|s| format!("--input-shape={s}")),
+        );
+        if self.canonical {
+            args.push("--canonical".into());
+        }
+        args
+    }
 }
 
-/// Writes `text` to stdout; a closed pipe (`aiop inspect m.onnx | head`) is not an error.
 pub use aiop_converter::error::one_line;
 
+/// Writes `text` to stdout; a closed pipe (`aiop inspect m.onnx | head`) is not an error.
 pub fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
@@ -170,7 +188,14 @@ pub fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    tempfile::NamedTempFile::new_in(dir)
+    // named `.<file name>.<random>`: what a killed writer leaves is recognisable
+    let prefix = format!(
+        ".{}.",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    tempfile::Builder::new()
+        .prefix(&prefix)
+        .tempfile_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))
 }
 
