@@ -70,9 +70,18 @@ fn folded_quantized_and_runtime_optimised_files_are_predicted_alike() {
     let mut compared = 0;
     for ((stem, task), p) in &predicted {
         let model = stem.split_once('.').unwrap().0;
-        // Not yet alike (issue 25): ViT-B/16's variants, up to 3.2 points apart (COCO
-        // keypoints; ImageNet 0.9): attention and layer norms fused or quantized differently.
+        // Not yet alike (issue 25): ViT-B/16's unquantized variants, up to 2.6 points apart
+        // (COCO keypoints; ImageNet 1.3): ONNX Runtime's graph optimisation moves reshapes and
+        // transposes around the attention. Its quantized files are the CG of the
+        // ORT-preprocessed (`dynamic`) one: an exact GELU's `1 + erf` is no folded ReLU.
         if model == "vit_b_16" {
+            if stem.ends_with(".qdq") || stem.ends_with(".qop") {
+                let reference = predicted[&(format!("{model}.dynamic"), task.clone())];
+                assert!(
+                    (p - reference).abs() <= 0.05,
+                    "{stem} {task}: {p:.3}, dynamic quantization {reference:.3}"
+                );
+            }
             continue;
         }
         let reference = predicted[&(format!("{model}.folded"), task.clone())];

@@ -66,10 +66,12 @@ fn quantize(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
     // A range the quantizer clamped at zero after a signed op stands for a folded activation
     // (only when this is the op's one reader: otherwise the others read it unclamped).
     let signed = cx.producer.get(x.as_str()).is_some_and(|&p| {
-        matches!(
-            cx.nodes[p].op_type.as_str(),
-            "Conv" | "ConvTranspose" | "Gemm" | "MatMul" | "Add"
-        )
+        let n = &cx.nodes[p];
+        match n.op_type.as_str() {
+            "Conv" | "ConvTranspose" | "Gemm" | "MatMul" => true,
+            "Add" => !non_negative_sum(cx, &n.inputs),
+            _ => false,
+        }
     });
     if signed && cx.readers.get(x.as_str()) == Some(&1) {
         clamped(node, cx, x.clone(), y.clone(), 1, 2, out);
@@ -247,12 +249,100 @@ fn qlinear_binary(node: &Node, cx: &mut Context, out: &mut Vec<Node>) -> bool {
     let float = node.op_type.trim_start_matches("QLinear");
     let mut n = float_op(node, float, ins, &[]);
     n.precision = precision(node, cx, &[3], 2);
-    if float == "Add" {
+    // `1 + erf(…)` starts its range at zero without a folded ReLU
+    let dequantized = [
+        node.inputs[..3].to_vec(),
+        node.inputs.get(3..6).unwrap_or_default().to_vec(),
+    ];
+    if float == "Add" && !non_negative_sum(cx, &dequantized.concat()) {
         push_clamped(node, n, 6, cx, out);
     } else {
+        if let Some(p) = input(node, 7).and_then(|z| cx.precision_of(z)) {
+            cx.quantized.insert(n.outputs[0].clone(), p);
+        }
         out.push(n);
     }
     true
+}
+
+/// Whether a sum cannot be negative by construction: one operand an `Erf` or `Tanh` output
+/// (in [−1, 1], seen through quantize/dequantize steps), the other a constant ≥ 1 — the
+/// `1 + erf(x/√2)` of an exact GELU, whose quantized range starts at zero although no
+/// activation was folded into it. `operands` are the two addends as `[a, b]`, or as
+/// `[a, a_scale, a_zp, b, b_scale, b_zp]` when quantized.
+fn non_negative_sum(cx: &Context, operands: &[String]) -> bool {
+    let (a, b) = match operands.len() {
+        2 => ((&operands[0], None), (&operands[1], None)),
+        6 => (
+            (&operands[0], Some((&operands[1], &operands[2]))),
+            (&operands[3], Some((&operands[4], &operands[5]))),
+        ),
+        _ => return false,
+    };
+    let bounded = |name: &str| {
+        let source = through_quantization(cx, name);
+        cx.producer
+            .get(source)
+            .is_some_and(|&p| matches!(cx.nodes[p].op_type.as_str(), "Erf" | "Tanh"))
+    };
+    let at_least_one = |(name, q): (&String, Option<(&String, &String)>)| {
+        constant_values(cx, name, q).is_some_and(|v| !v.is_empty() && v.iter().all(|x| *x >= 0.999))
+    };
+    (bounded(a.0) && at_least_one(b)) || (bounded(b.0) && at_least_one(a))
+}
+
+/// The tensor `name` carries the values of, before any `QuantizeLinear`/`DequantizeLinear`.
+fn through_quantization<'a>(cx: &'a Context, mut name: &'a str) -> &'a str {
+    for _ in 0..4 {
+        match cx.producer.get(name).map(|&p| &cx.nodes[p]) {
+            Some(n) if matches!(n.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear") => {
+                match n.inputs.first() {
+                    Some(x) => name = x,
+                    None => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    name
+}
+
+/// The real values of the constant `name`: stored as floats, dequantized by the
+/// `DequantizeLinear` that produces it, or by `quantization` (scale, zero point) when given.
+fn constant_values(
+    cx: &Context,
+    name: &str,
+    quantization: Option<(&String, &String)>,
+) -> Option<Vec<f64>> {
+    let dequantize = |q: &str, scale: &str, zp: Option<&str>| {
+        let scale = cx.values.get(scale)?.float_at(0)?;
+        let zp = zp
+            .and_then(|z| cx.values.get(z))
+            .map_or(0, |z| z.as_ints().first().copied().unwrap_or(0));
+        let q = cx.values.get(q)?;
+        Some(
+            q.as_ints()
+                .iter()
+                .map(|v| (v - zp) as f64 * scale)
+                .collect::<Vec<f64>>(),
+        )
+    };
+    if let Some((scale, zp)) = quantization {
+        return dequantize(name, scale, Some(zp));
+    }
+    if let Some(&p) = cx.producer.get(name) {
+        let n = &cx.nodes[p];
+        if n.op_type == "DequantizeLinear" {
+            return dequantize(
+                n.inputs.first()?,
+                n.inputs.get(1)?,
+                n.inputs.get(2).map(String::as_str),
+            );
+        }
+        return None;
+    }
+    let v = cx.values.get(name)?;
+    Some(v.as_floats())
 }
 
 /// `QLinearX(X, X_scale, X_zp, Y_scale, Y_zp)` → `X(X)`; a channels-last pool is wrapped in

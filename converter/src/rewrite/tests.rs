@@ -290,3 +290,52 @@ fn a_range_clamped_at_six_is_a_relu6() {
     let signed = qdq(128);
     assert_eq!(signed.node_count(), 3, "input, conv, output");
 }
+
+/// `1 + erf(x)` quantized with a range starting at zero (as ONNX Runtime quantizes an exact
+/// GELU) is no folded ReLU, in QDQ and QOperator form alike; `conv + 1` with that range is.
+#[test]
+fn one_plus_erf_is_not_a_folded_relu() {
+    let qdq = |bounded: &str| {
+        let mut m = ModelBuilder::new(17);
+        m.input("x", DType::F32, &[1, 3, 8, 8])
+            .weight("w", &[3, 3, 1, 1])
+            .initializer(scalar("s", 2.0 / 255.0))
+            .initializer(zero_point("z", 0))
+            .initializer(zero_point("one_q", 127))
+            .initializer(scalar("one_s", 1.0 / 127.0))
+            .node("Conv", &["x", "w"], &["c"], vec![])
+            .node("Erf", &["c"], &["e"], vec![])
+            .node("QuantizeLinear", &[bounded, "s", "z"], &["eq"], vec![])
+            .node("DequantizeLinear", &["eq", "s", "z"], &["ed"], vec![])
+            .node("DequantizeLinear", &["one_q", "one_s"], &["one"], vec![])
+            .node("Add", &["ed", "one"], &["a"], vec![])
+            .node("QuantizeLinear", &["a", "s", "z"], &["aq"], vec![])
+            .node("DequantizeLinear", &["aq", "s", "z"], &["y"], vec![])
+            .output("y");
+        convert(m.build())
+    };
+    assert_eq!(count(&qdq("e"), OpCategory::of("Relu")), 0);
+    // the same sum on a convolution's output is clamped: a folded ReLU
+    assert_eq!(count(&qdq("c"), OpCategory::of("Relu")), 1);
+
+    let mut m = ModelBuilder::new(17);
+    m.input("x", DType::F32, &[1, 3, 8, 8])
+        .weight("w", &[3, 3, 1, 1])
+        .initializer(scalar("s", 2.0 / 255.0))
+        .initializer(zero_point("z", 0))
+        .initializer(zero_point("one_q", 127))
+        .initializer(scalar("one_s", 1.0 / 127.0))
+        .node("Conv", &["x", "w"], &["c"], vec![])
+        .node("Erf", &["c"], &["e"], vec![])
+        .node("QuantizeLinear", &["e", "s", "z"], &["eq"], vec![])
+        .node(
+            "QLinearAdd",
+            &["eq", "s", "z", "one_q", "one_s", "z", "s", "z"],
+            &["aq"],
+            vec![],
+        )
+        .node("DequantizeLinear", &["aq", "s", "z"], &["y"], vec![])
+        .output("y");
+    let qop = convert(microsoft(&m, 3));
+    assert_eq!(count(&qop, OpCategory::of("Relu")), 0);
+}
