@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aiop_trainer::data;
+use aiop_trainer::defaults;
 use aiop_trainer::eval::Evaluation;
 use aiop_trainer::leave_family_out::{self, LeaveFamilyOut};
 use aiop_trainer::protocol::{self, Protocol, mean_std};
@@ -38,19 +39,19 @@ pub struct Args {
     #[arg(long, required_unless_present = "protocol")]
     task: Option<String>,
     /// Labelled targets, drawn once with a fixed seed and left out of the test set.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = defaults::TARGETS)]
     k: usize,
     /// Map outputs with Eq. 5 (FLOPs transform) as well as Eq. 4.
     #[arg(long)]
     flops_transform: bool,
     /// Fine-tuning epochs on the k targets (batch 1); 0: zero-shot only.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = defaults::FINETUNE.epochs)]
     finetune_epochs: usize,
     /// Fine-tuning learning rate.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = defaults::FINETUNE.lr)]
     lr: f64,
     /// Fine-tuning runs, seeded 0..N.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = defaults::SEEDS)]
     seeds: u64,
     /// Print JSON.
     #[arg(long)]
@@ -82,9 +83,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         flops_transform: args.flops_transform,
         finetune: (args.finetune_epochs > 0).then(|| TrainConfig {
             epochs: args.finetune_epochs,
-            batch_size: 1,
             lr: args.lr,
-            ..Default::default()
+            ..defaults::FINETUNE.config(0)
         }),
         seeds: (0..args.seeds.max(1)).collect(),
     };

@@ -8,6 +8,7 @@ use std::time::Instant;
 use aiop_converter::dataset::split::{self, TrainSize};
 use aiop_predictor::LabelScaling;
 use aiop_trainer::data::{self, Sample};
+use aiop_trainer::defaults;
 use aiop_trainer::eval::evaluate_beside;
 use aiop_trainer::model::ModelConfig;
 use aiop_trainer::predictor::Predictor;
@@ -94,7 +95,7 @@ pub struct FitArgs {
     #[arg(long, value_enum, default_value = "backbone")]
     method: Method,
     /// AdaProxy's L1 weight on its sparse vector (paper: 1e-5).
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = defaults::ADAPROXY_LAMBDA)]
     lambda: f64,
     /// Print the scores as JSON.
     #[arg(long)]
@@ -141,7 +142,7 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
         let size = match (args.train_count, args.train_fraction) {
             (Some(n), _) => TrainSize::Count(n),
             (None, Some(f)) => TrainSize::Fraction(f),
-            (None, None) if finetuning => TrainSize::Count(20),
+            (None, None) if finetuning => TrainSize::Count(defaults::TARGETS),
             (None, None) => TrainSize::Fraction(0.8),
         };
         split::random(samples.len(), size, args.split_seed.unwrap_or(args.seed))
@@ -165,21 +166,18 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
         Scaling::Flops => LabelScaling::fit(&pairs, true),
     };
     let adaproxy = finetuning && matches!(args.method, Method::Adaproxy);
-    let epochs = args.epochs.unwrap_or(match stage {
-        Stage::Pretrain => 600,
-        _ if adaproxy => 1000,
-        _ => 100,
-    });
+    let stage_defaults = match stage {
+        Stage::Pretrain => defaults::PRETRAIN,
+        _ if adaproxy => defaults::ADAPROXY,
+        Stage::Finetune(_) => defaults::FINETUNE,
+        Stage::Adapt(_) => defaults::ADAPTER,
+    };
+    let epochs = args.epochs.unwrap_or(stage_defaults.epochs);
     let config = TrainConfig {
         epochs,
-        batch_size: args.batch_size.unwrap_or(if finetuning { 1 } else { 32 }),
-        lr: args.lr.unwrap_or(match () {
-            _ if adaproxy => 1e-3,
-            _ if finetuning => 1e-4,
-            _ => 3e-3,
-        }),
-        seed: args.seed,
-        ..Default::default()
+        batch_size: args.batch_size.unwrap_or(stage_defaults.batch_size),
+        lr: args.lr.unwrap_or(stage_defaults.lr),
+        ..stage_defaults.config(args.seed)
     };
     let device = aiop_trainer::default_device();
     let output = match &stage {

@@ -68,7 +68,7 @@ pub struct LeaveFamilyOut {
 pub const KIND: &str = "leave-family-out";
 
 fn default_seeds() -> Vec<u64> {
-    (0..5).collect()
+    (0..crate::defaults::SEEDS).collect()
 }
 
 fn default_min_family() -> usize {
@@ -76,11 +76,11 @@ fn default_min_family() -> usize {
 }
 
 fn default_lr() -> f64 {
-    3e-3
+    crate::defaults::PRETRAIN.lr
 }
 
 fn default_batch() -> usize {
-    32
+    crate::defaults::PRETRAIN.batch_size
 }
 
 /// One held-out family: its size and one evaluation per seed.

@@ -24,6 +24,7 @@ pub mod average;
 pub mod batch;
 pub mod checkpoint;
 pub mod data;
+pub mod defaults;
 pub mod eval;
 pub mod export;
 pub mod heads;

@@ -41,6 +41,7 @@ use tch::Device;
 
 use crate::TrainError;
 use crate::data::{self, Sample};
+use crate::defaults;
 use crate::eval::{Evaluation, baselines, evaluate};
 use crate::model::ModelConfig;
 use crate::predictor::Predictor;
@@ -76,11 +77,11 @@ pub struct Protocol {
 }
 
 fn default_seeds() -> Vec<u64> {
-    (0..5).collect()
+    (0..defaults::SEEDS).collect()
 }
 
 fn default_k() -> usize {
-    20
+    defaults::TARGETS
 }
 
 /// A training stage: a task of a dataset.
@@ -100,11 +101,11 @@ pub struct StageSpec {
 }
 
 fn default_lr() -> f64 {
-    3e-3
+    defaults::ADAPTER.lr
 }
 
 fn default_batch() -> usize {
-    32
+    defaults::ADAPTER.batch_size
 }
 
 /// A target task, with zero-cost proxies to compare against when available.
@@ -136,11 +137,11 @@ pub struct FinetuneSpec {
 }
 
 fn default_finetune_epochs() -> usize {
-    100
+    defaults::FINETUNE.epochs
 }
 
 fn default_finetune_lr() -> f64 {
-    1e-4
+    defaults::FINETUNE.lr
 }
 
 /// AdaProxy settings (paper: 1000 epochs, λ = 1e-5).
@@ -156,15 +157,15 @@ pub struct AdaProxySpec {
 }
 
 fn default_adaproxy_epochs() -> usize {
-    1000
+    defaults::ADAPROXY.epochs
 }
 
 fn default_adaproxy_lr() -> f64 {
-    1e-3
+    defaults::ADAPROXY.lr
 }
 
 fn default_lambda() -> f64 {
-    1e-5
+    defaults::ADAPROXY_LAMBDA
 }
 
 /// How labels are scaled for training and mapped to the target.

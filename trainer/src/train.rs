@@ -95,16 +95,9 @@ pub fn pairwise_rank_loss(predicted: &Tensor, target: &Tensor) -> Tensor {
 }
 
 impl Default for TrainConfig {
+    /// A K-Adapter's stage ([`crate::defaults::ADAPTER`]), seed 0.
     fn default() -> Self {
-        TrainConfig {
-            epochs: 100,
-            batch_size: 32,
-            lr: 1e-3,
-            seed: 0,
-            schedule: Schedule::Cosine,
-            rank_weight: 0.0,
-            average_last: 0.0,
-        }
+        crate::defaults::ADAPTER.config(0)
     }
 }
 
