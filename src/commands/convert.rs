@@ -93,6 +93,24 @@ struct Entry {
     millis: f64,
 }
 
+impl Entry {
+    /// A model that produced no CG (yet), with why.
+    fn failed(file: String, error: Option<String>) -> Entry {
+        Entry {
+            file,
+            status: "failed".into(),
+            error,
+            output: None,
+            nodes: 0,
+            macs: 0,
+            params: 0,
+            unknown_shapes: 0,
+            warnings: 0,
+            millis: 0.0,
+        }
+    }
+}
+
 /// Model files under `dir`, sorted.
 pub fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
     find_files(dir, &["onnx", "pb"])
@@ -170,19 +188,8 @@ fn convert_one(
         write_atomic(out, &encode(&cg, format))?;
         Ok(cg)
     });
-    let millis = t.elapsed().as_secs_f64() * 1e3;
-    let mut entry = Entry {
-        file: rel.display().to_string(),
-        status: "failed".into(),
-        error: None,
-        output: None,
-        nodes: 0,
-        macs: 0,
-        params: 0,
-        unknown_shapes: 0,
-        warnings: 0,
-        millis,
-    };
+    let mut entry = Entry::failed(rel.display().to_string(), None);
+    entry.millis = t.elapsed().as_secs_f64() * 1e3;
     match result {
         Ok(cg) => {
             entry.status = if cg.unknown_shapes() > 0 {
@@ -292,20 +299,9 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
             .and_then(|line| serde_json::from_str::<Entry>(line).map_err(|e| e.to_string()));
         parsed.unwrap_or_else(|why| {
             remove_leftovers(&outputs[i]);
-            Entry {
-                file: rel(i),
-                status: "failed".into(),
-                error: Some(format!(
-                    "the converter process stopped on this file ({why}); nothing was written"
-                )),
-                output: None,
-                nodes: 0,
-                macs: 0,
-                params: 0,
-                unknown_shapes: 0,
-                warnings: 0,
-                millis: 0.0,
-            }
+            let error =
+                format!("the converter process stopped on this file ({why}); nothing was written");
+            Entry::failed(rel(i), Some(error))
         })
     };
     let answers = workers::run(
