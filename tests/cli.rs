@@ -190,6 +190,8 @@ fn a_worker_dying_on_one_file_costs_only_that_file() {
         .unwrap();
     std::fs::copy(sample(), input.path().join("b_good.onnx")).unwrap();
     std::fs::copy(sample(), input.path().join("c_good.onnx")).unwrap();
+    // a name with a newline and a tab travels to a worker intact
+    std::fs::copy(sample(), input.path().join("d_new\nline\t.onnx")).unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
         .args(["convert", input.path().to_str().unwrap(), "-j", "1", "-o"])
         .arg(out.path())
@@ -199,9 +201,10 @@ fn a_worker_dying_on_one_file_costs_only_that_file() {
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
     assert!(
-        stdout.contains("converted 2 of 3 models"),
+        stdout.contains("converted 3 of 4 models"),
         "{stdout}{stderr}"
     );
+    assert!(out.path().join("d_new\nline\t.cg").is_file());
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
     let entries = report.as_array().unwrap();

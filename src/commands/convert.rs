@@ -30,7 +30,7 @@ pub struct Args {
     /// Worker processes for a directory (default: all cores).
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
-    /// Internal: convert the `MODEL<TAB>OUTPUT` lines of stdin, one JSON result line each
+    /// Internal: convert the `[MODEL, OUTPUT]` JSON lines of stdin, one JSON result line each
     /// (the worker processes of a directory conversion; see `workers`).
     #[arg(long, hide = true)]
     worker: bool,
@@ -210,18 +210,17 @@ fn convert_one(
     entry
 }
 
-/// A worker of a directory conversion: each stdin line `MODEL<TAB>OUTPUT` is converted and
-/// answered with its report entry as one JSON line.
+/// A worker of a directory conversion: each stdin line, a JSON array `[MODEL, OUTPUT]` (any
+/// file name survives it, newlines included), is converted and answered with its report
+/// entry as one JSON line.
 fn serve(args: &Args, options: &ConvertOptions) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {
-        let line = line?;
-        let (model, output) = line
-            .split_once('\t')
-            .context("a worker request is MODEL<TAB>OUTPUT")?;
-        let model = Path::new(model);
+        let (model, output): (PathBuf, PathBuf) = serde_json::from_str(&line?)
+            .context("a worker request is a JSON array [MODEL, OUTPUT]")?;
+        let model = model.as_path();
         let rel = model.strip_prefix(&args.model).unwrap_or(model);
-        let entry = convert_one(model, Path::new(output), rel, args.format, options);
+        let entry = convert_one(model, &output, rel, args.format, options);
         writeln!(out, "{}", serde_json::to_string(&entry)?)?;
         out.flush()?;
     }
@@ -279,7 +278,10 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
     let requests: Vec<String> = models
         .iter()
         .zip(&outputs)
-        .map(|(m, o)| format!("{}\t{}", m.display(), o.display()))
+        .map(|(m, o)| {
+            // a name that is not UTF-8 arrives changed, is not found and fails alone
+            serde_json::to_string(&[m.to_string_lossy(), o.to_string_lossy()]).unwrap_or_default()
+        })
         .collect();
     let rel = |i: usize| {
         models[i]
