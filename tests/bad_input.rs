@@ -505,3 +505,57 @@ fn invalid_and_oversized_nodes_are_flagged() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
     assert!(stderr.contains(r"trunc\n\u{1b}[2J.onnx"), "{stderr:?}");
 }
+
+/// Issue 19: every size cap can be lowered (or, but for models, raised) from the environment.
+#[test]
+fn size_caps_are_overridable() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::fixtures().join("../../models/samples/resnet18.onnx");
+    let cg = dir.path().join("resnet18.cg");
+    assert!(
+        aiop(&[
+            "convert",
+            model.to_str().unwrap(),
+            "-o",
+            cg.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    for (variable, args, needle) in [
+        (
+            "AIOP_MAX_MODEL_BYTES",
+            vec!["inspect", model.to_str().unwrap()],
+            "too large",
+        ),
+        (
+            "AIOP_MAX_CG_BYTES",
+            vec!["inspect", cg.to_str().unwrap()],
+            "more than the 1000 allowed",
+        ),
+        (
+            "AIOP_MAX_PREDICTOR_BYTES",
+            vec![
+                "predict",
+                "--predictor",
+                common::fixtures()
+                    .join("../../models/predictor/aiop-default.onnx")
+                    .to_str()
+                    .unwrap(),
+                model.to_str().unwrap(),
+            ],
+            "more than the 1000 allowed",
+        ),
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
+            .args(&args)
+            .env(variable, "1000")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{variable}: {stdout}{stderr}");
+        assert!(stderr.contains(needle), "{variable}: {stderr}");
+        // without the variable the same command succeeds
+        assert!(aiop(&args).status.success(), "{args:?}");
+    }
+}

@@ -28,7 +28,9 @@ pub enum ConvertError {
     #[error("external data of tensor `{tensor}` refused: {reason}")]
     ExternalData { tensor: String, reason: String },
     /// The file is larger than any valid model of its format.
-    #[error("file too large ({0} bytes; ONNX protobufs are limited to 2 GiB)")]
+    #[error(
+        "file too large ({0} bytes; the cap is AIOP_MAX_MODEL_BYTES, at most 2 GiB, the protobuf limit)"
+    )]
     TooLarge(u64),
     /// The graph's data flow has a cycle.
     #[error("the graph has a cycle through node {0}")]

@@ -18,6 +18,52 @@ pub const MAX_PREDICTOR_BYTES: u64 = 256 << 20;
 /// Largest label CSV or protocol file read.
 pub const MAX_TEXT_BYTES: u64 = 256 << 20;
 
+/// The size caps of the files aiop reads, each overridable by an environment variable
+/// (`AIOP_MAX_MODEL_BYTES`, `AIOP_MAX_CG_BYTES`, `AIOP_MAX_PREDICTOR_BYTES`,
+/// `AIOP_MAX_TEXT_BYTES`, in bytes): lower them on a small machine or for untrusted input,
+/// raise them for an unusually large CG. A model cannot exceed protobuf's 2 GiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// ONNX and TensorFlow model files (default and ceiling 2 GiB).
+    Model,
+    /// CG files, JSON or binary (default [`MAX_CG_BYTES`]).
+    Cg,
+    /// Predictor files (default [`MAX_PREDICTOR_BYTES`]).
+    Predictor,
+    /// Label CSVs and protocol files (default [`MAX_TEXT_BYTES`]).
+    Text,
+}
+
+impl Limit {
+    /// The environment variable that overrides this cap.
+    pub fn variable(self) -> &'static str {
+        match self {
+            Limit::Model => "AIOP_MAX_MODEL_BYTES",
+            Limit::Cg => "AIOP_MAX_CG_BYTES",
+            Limit::Predictor => "AIOP_MAX_PREDICTOR_BYTES",
+            Limit::Text => "AIOP_MAX_TEXT_BYTES",
+        }
+    }
+
+    /// The cap in bytes: the environment's value when it is a number, else the default.
+    pub fn bytes(self) -> u64 {
+        let default = match self {
+            Limit::Model => crate::onnx::MAX_ONNX_BYTES,
+            Limit::Cg => MAX_CG_BYTES,
+            Limit::Predictor => MAX_PREDICTOR_BYTES,
+            Limit::Text => MAX_TEXT_BYTES,
+        };
+        let set = std::env::var(self.variable())
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(default);
+        match self {
+            Limit::Model => set.min(crate::onnx::MAX_ONNX_BYTES),
+            _ => set,
+        }
+    }
+}
+
 /// Opens `path` for reading if it is a regular file; `follow` false also refuses a symbolic link
 /// in the last component.
 pub fn open_regular(path: &Path, follow: bool) -> io::Result<File> {
@@ -34,6 +80,23 @@ pub fn open_regular(path: &Path, follow: bool) -> io::Result<File> {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(f)
+}
+
+/// The regular file `path` opened for streaming, refused when larger than `cap` (a reader that
+/// parses as it goes, like a CSV reader, then reads at most about `cap` bytes).
+pub fn open_capped(path: &Path, cap: u64) -> io::Result<File> {
+    let f = open_regular(path, true)?;
+    let len = f.metadata()?.len();
+    if len > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} has {len} bytes, more than the {cap} allowed",
+                path.display()
+            ),
         ));
     }
     Ok(f)

@@ -73,8 +73,10 @@ pub struct RuntimePredictor {
 impl RuntimePredictor {
     /// Loads a predictor file.
     pub fn load(path: &Path, backend: Backend) -> Result<RuntimePredictor, RuntimeError> {
-        let bytes =
-            aiop_converter::files::read_capped(path, aiop_converter::files::MAX_PREDICTOR_BYTES)?;
+        let bytes = aiop_converter::files::read_capped(
+            path,
+            aiop_converter::files::Limit::Predictor.bytes(),
+        )?;
         RuntimePredictor::from_bytes(&bytes, backend)
     }
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 use aiop_converter::dataset::labels::{LabelError, LabelTable, Zoo};
 use aiop_converter::dataset::split::{self, TrainSize};
 use aiop_converter::dataset::{Reader, Record, Writer, stats};
+use aiop_converter::files::Limit;
 use aiop_converter::zoo::nb201::{Cell, Skeleton, build};
 use aiop_converter::{ConvertOptions, convert_onnx_bytes};
 use anyhow::{Context, Result, bail};
@@ -297,7 +298,7 @@ fn labels_by(
     prefix: &str,
     rename: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HashMap<String, Vec<(String, f64)>>> {
-    let file = aiop_converter::files::open_regular(path, true)
+    let file = aiop_converter::files::open_capped(path, Limit::Text.bytes())
         .with_context(|| format!("cannot read {}", path.display()))?;
     let mut reader = csv::Reader::from_reader(file);
     let headers = reader
@@ -446,7 +447,7 @@ fn read_manifest(dir: &Path) -> Result<HashMap<String, ManifestEntry>> {
     if !path.is_file() {
         return Ok(HashMap::new());
     }
-    let text = std::fs::read_to_string(&path)
+    let text = aiop_converter::files::read_text_capped(&path, Limit::Text.bytes())
         .with_context(|| format!("cannot read {}", path.display()))?;
     let manifest: Manifest =
         serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;

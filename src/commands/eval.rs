@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use aiop_converter::files::Limit;
 use aiop_trainer::data;
 use aiop_trainer::defaults;
 use aiop_trainer::eval::Evaluation;
@@ -122,8 +123,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// Runs a protocol file and prints (and writes) its tables.
 fn run_protocol(file: &Path, args: &Args) -> Result<ExitCode> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = aiop_converter::files::read_text_capped(file, Limit::Text.bytes())
+        .with_context(|| format!("cannot read {}", file.display()))?;
     let invalid = || format!("{} is not a valid protocol", file.display());
     let kind = toml::from_str::<toml::Table>(&text)
         .with_context(invalid)?

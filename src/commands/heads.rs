@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aiop_converter::dataset::{Record, Writer};
+use aiop_converter::files::Limit;
 use aiop_trainer::heads::experiment::{self, ExperimentConfig, ExperimentReport, Phase};
 use aiop_trainer::heads::synthetic::SyntheticSet;
 use anyhow::{Context, Result};
@@ -81,7 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         } => {
             let mut cfg: ExperimentConfig = match config {
                 Some(path) => toml::from_str(
-                    &std::fs::read_to_string(&path)
+                    &aiop_converter::files::read_text_capped(&path, Limit::Text.bytes())
                         .with_context(|| format!("cannot read {}", path.display()))?,
                 )
                 .with_context(|| format!("{}", path.display()))?,

@@ -153,13 +153,13 @@ pub fn load_cg(path: &Path, options: &ConvertOptions) -> Result<Cg> {
             .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
             .unwrap_or(0);
         if format::is_binary_cg(&head[..n]) {
-            let bytes = files::read_capped(path, files::MAX_CG_BYTES)
+            let bytes = files::read_capped(path, files::Limit::Cg.bytes())
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let cg = format::from_binary(&bytes).with_context(|| format!("{}", path.display()))?;
             return Ok(canonical_if_asked(cg, options));
         }
         if path.extension().is_some_and(|e| e == "json") {
-            let text = files::read_text_capped(path, files::MAX_CG_BYTES)
+            let text = files::read_text_capped(path, files::Limit::Cg.bytes())
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let cg = format::from_json(&text).with_context(|| format!("{}", path.display()))?;
             return Ok(canonical_if_asked(cg, options));

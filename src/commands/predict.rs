@@ -242,7 +242,7 @@ struct RankScores {
 
 /// `name → value` from a labels CSV.
 fn read_labels(path: &Path) -> Result<HashMap<String, f64>> {
-    let file = aiop_converter::files::open_regular(path, true)
+    let file = aiop_converter::files::open_capped(path, aiop_converter::files::Limit::Text.bytes())
         .with_context(|| format!("cannot read labels {}", path.display()))?;
     let mut reader = csv::Reader::from_reader(file);
     let headers = reader

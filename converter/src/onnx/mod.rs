@@ -34,7 +34,7 @@ pub fn read_onnx(path: &Path) -> Result<Model> {
     };
     let file = crate::files::open_regular(path, true).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
-    if len > MAX_ONNX_BYTES {
+    if len > crate::files::Limit::Model.bytes() {
         return Err(ConvertError::TooLarge(len));
     }
     let bytes = if len >= MAP_THRESHOLD {

@@ -81,9 +81,9 @@ pub fn read_tf(path: &Path) -> Result<Model> {
         source,
     };
     let len = std::fs::metadata(&file).map_err(io)?.len();
-    if len > MAX_PB_BYTES {
+    if len > crate::files::Limit::Model.bytes() {
         return Err(ConvertError::TooLarge(len));
     }
-    let bytes = crate::files::read_capped(&file, MAX_PB_BYTES).map_err(io)?;
+    let bytes = crate::files::read_capped(&file, crate::files::Limit::Model.bytes()).map_err(io)?;
     parse_tf(&bytes, saved_model)
 }
