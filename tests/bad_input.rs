@@ -559,3 +559,39 @@ fn size_caps_are_overridable() {
         assert!(aiop(&args).status.success(), "{args:?}");
     }
 }
+
+/// Issue 19: N nodes feeding one N-input node would pad the predictor's inputs to N² rows
+/// (4,000: 2.6 GB); such a graph is refused by name and the other models are still ranked.
+#[test]
+fn a_crafted_fan_in_fails_alone_in_a_ranking() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = ModelBuilder::new(17);
+    m.input("x", DType::F32, &[1, 8]);
+    let names: Vec<String> = (0..4_000).map(|i| format!("r{i}")).collect();
+    for name in &names {
+        m.node("Relu", &["x"], &[name], vec![]);
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    m.node("Sum", &refs, &["y"], vec![]).output("y");
+    std::fs::write(dir.path().join("fan.onnx"), m.to_bytes()).unwrap();
+    std::fs::copy(
+        common::fixtures().join("../../models/samples/resnet18.onnx"),
+        dir.path().join("resnet18.onnx"),
+    )
+    .unwrap();
+    let o = within_20_s(&[
+        "rank",
+        dir.path().to_str().unwrap(),
+        "--task",
+        "imagenet-top1",
+        "--json",
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("fan.onnx") && stderr.contains("too large"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["ranking"].as_array().unwrap().len(), 1, "{report}");
+}

@@ -161,8 +161,9 @@ impl RuntimePredictor {
 }
 
 /// Refuses a graph whose padded inputs (in the coarsest shape bucket a runtime may pad it to)
-/// exceed [`MAX_NEIGHBOUR_ENTRIES`].
-fn within_budget(graph: &EncodedGraph) -> Result<(), RuntimeError> {
+/// exceed [`MAX_NEIGHBOUR_ENTRIES`]; callers that predict many files check each first, so that
+/// one crafted graph fails alone.
+pub fn within_budget(graph: &EncodedGraph) -> Result<(), RuntimeError> {
     let exact = InputShape {
         nodes: graph.node_count().max(1),
         max_in_degree: graph.max_in_degree(),

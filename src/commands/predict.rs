@@ -116,13 +116,19 @@ fn predict_files(
         let mut graphs = Vec::new();
         let mut converted = Vec::new();
         for path in chunk {
-            match load_cg(path, &options) {
-                Ok(cg) => {
-                    graphs.push(encode(&cg));
+            let encoded = load_cg(path, &options).and_then(|cg| {
+                let graph = encode(&cg);
+                aiop_predictor::runtime::within_budget(&graph)
+                    .with_context(|| format!("{}", path.display()))?;
+                Ok((graph, cg))
+            });
+            match encoded {
+                Ok((graph, cg)) => {
+                    graphs.push(graph);
                     converted.push((path.clone(), cg.macs(), cg.params()));
                 }
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", super::one_line(&format!("{e:#}")));
                     *failed += 1;
                 }
             }
