@@ -104,17 +104,8 @@ pub fn open_capped(path: &Path, cap: u64) -> io::Result<File> {
 
 /// The bytes of the regular file `path`, refusing files larger than `cap`.
 pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-    let f = open_regular(path, true)?;
+    let f = open_capped(path, cap)?;
     let len = f.metadata()?.len();
-    if len > cap {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{} has {len} bytes, more than the {cap} allowed",
-                path.display()
-            ),
-        ));
-    }
     let mut buf = Vec::with_capacity(len as usize);
     // a file that grows while it is read still stops at the cap
     f.take(cap + 1).read_to_end(&mut buf)?;

@@ -148,20 +148,26 @@ mod tests {
             ..Default::default()
         };
         let scaling = LabelScaling::fit(&[(1.0, 1.0), (3.0, 2.0)], true);
-        let (mut p, _) = Predictor::pretrain(
-            ModelConfig::default(),
-            "a",
-            &refs,
-            scaling,
-            &config,
-            tch::Device::Cpu,
-            Hooks::default(),
-        )
-        .unwrap();
-        for task in ["b", "c"] {
-            p.add_adapter(task, &refs, scaling, &config, Hooks::default())
-                .unwrap();
-        }
+        // pretrained on task `a`, with adapters for `adapters`
+        let trained = |seed: u64, adapters: &[&str]| {
+            let config = TrainConfig { seed, ..config };
+            let (mut p, _) = Predictor::pretrain(
+                ModelConfig::default(),
+                "a",
+                &refs,
+                scaling,
+                &config,
+                tch::Device::Cpu,
+                Hooks::default(),
+            )
+            .unwrap();
+            for task in adapters {
+                p.add_adapter(task, &refs, scaling, &config, Hooks::default())
+                    .unwrap();
+            }
+            p
+        };
+        let p = trained(0, &["b", "c"]);
         let bytes = export(&p, "test").unwrap();
         let runtime = RuntimePredictor::from_bytes(&bytes, Backend::Tract).unwrap();
         let names: Vec<&str> = runtime.meta.tasks.iter().map(|t| t.task.as_str()).collect();
@@ -183,21 +189,7 @@ mod tests {
         assert!((own - mapped).abs() < 1e-3, "{own} vs {mapped}");
 
         // an ensemble with a second seed outputs the mean of the two members
-        let second_config = TrainConfig { seed: 1, ..config };
-        let (mut q, _) = Predictor::pretrain(
-            ModelConfig::default(),
-            "a",
-            &refs,
-            scaling,
-            &second_config,
-            tch::Device::Cpu,
-            Hooks::default(),
-        )
-        .unwrap();
-        for task in ["b", "c"] {
-            q.add_adapter(task, &refs, scaling, &second_config, Hooks::default())
-                .unwrap();
-        }
+        let q = trained(1, &["b", "c"]);
         let ensemble = export_ensemble(&[&p, &q], "test").unwrap();
         let runtime = RuntimePredictor::from_bytes(&ensemble, Backend::Tract).unwrap();
         let other = q.output_columns(&graphs);
@@ -216,16 +208,7 @@ mod tests {
         let rewritten = aiop_predictor::graph::rewrite(&ensemble).unwrap();
         assert_eq!(rewritten.len(), ensemble.len());
         // members of other tasks do not combine
-        let (lone, _) = Predictor::pretrain(
-            ModelConfig::default(),
-            "a",
-            &refs,
-            scaling,
-            &config,
-            tch::Device::Cpu,
-            Hooks::default(),
-        )
-        .unwrap();
+        let lone = trained(0, &[]);
         assert!(export_ensemble(&[&p, &lone], "test").is_err());
     }
 
