@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
     // Binary round trip: decoding what we wrote must succeed and re-encode to the same bytes.
     let bin = to_binary(&cg);
     let back = from_binary(&bin).expect("a CG written by to_binary must read back");
-    assert_eq!(to_binary(&back), bin, "binary CG round trip changed the graph");
+    assert_eq!(
+        to_binary(&back),
+        bin,
+        "binary CG round trip changed the graph"
+    );
 
     // JSON round trip, likewise.
     let json = to_json(&cg);

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aiop_converter::dataset::labels::LabelError;
 use aiop_predictor::metrics::{kendall_tau, mae, srcc};
 use aiop_predictor::{Backend, BundleMeta, Prediction, RuntimePredictor, encode};
 use anyhow::{Context, Result, bail};
@@ -250,38 +249,10 @@ struct RankScores {
 fn read_labels(path: &Path) -> Result<HashMap<String, f64>> {
     let file = aiop_converter::files::open_capped(path, aiop_converter::files::Limit::Text.bytes())
         .with_context(|| format!("cannot read labels {}", path.display()))?;
-    let mut reader = csv::Reader::from_reader(file);
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{}", path.display()))?
-        .clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .ok_or_else(|| LabelError::Column {
-                path: path.display().to_string(),
-                column: name.to_string(),
-            })
-    };
-    let (name_at, value_at) = (column("name")?, column("value")?);
-    let mut out = HashMap::new();
-    for (line, row) in reader.records().enumerate() {
-        let row = row.with_context(|| format!("{}", path.display()))?;
-        let text = row[value_at].trim();
-        let value = text
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| LabelError::Value {
-                path: path.display().to_string(),
-                row: line + 2,
-                column: "value".into(),
-                value: text.escape_debug().to_string(),
-            })?;
-        out.insert(row[name_at].trim().to_string(), value);
-    }
-    Ok(out)
+    Ok(aiop_converter::dataset::labels::read_values(
+        file,
+        &path.display().to_string(),
+    )?)
 }
 
 /// Runs `aiop rank`.

@@ -8,6 +8,7 @@
 //! every metric is in percent, so one task means the same thing whichever zoo it comes from.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::Path;
 
 /// Why a label file could not be read.
@@ -114,7 +115,20 @@ impl Zoo {
     /// Reads the zoo's result file from the labelled-data folder.
     pub fn read(self, data_dir: &Path) -> Result<LabelTable, LabelError> {
         let path = data_dir.join(self.file());
-        let rows = Rows::open(&path)?;
+        // a regular file only: a FIFO or device named as labels gets an error, not a hang
+        let file =
+            crate::files::open_capped(&path, crate::files::Limit::Text.bytes()).map_err(|e| {
+                LabelError::Csv {
+                    path: path.display().to_string(),
+                    source: csv::Error::from(e),
+                }
+            })?;
+        self.parse(file, &path.display().to_string())
+    }
+
+    /// Reads the zoo's result file from `input`; `path` names it in errors.
+    pub fn parse(self, input: impl Read + 'static, path: &str) -> Result<LabelTable, LabelError> {
+        let rows = Rows::new(Box::new(input), path)?;
         Ok(match self {
             Zoo::Timm => timm(rows)?,
             Zoo::Torchvision => torchvision(rows)?,
@@ -150,6 +164,11 @@ impl LabelTable {
         self.by_name.len()
     }
 
+    /// The names of the models with a candidate, in no particular order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
     /// Whether no model has a candidate.
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
@@ -172,27 +191,51 @@ impl LabelTable {
     }
 }
 
+/// A `name,value` CSV (what `aiop rank --labels` compares predictions with) from `input`; `path`
+/// names it in errors. Names and values are trimmed; a value that is not a finite number is an
+/// error naming its row.
+pub fn read_values(
+    input: impl Read + 'static,
+    path: &str,
+) -> Result<HashMap<String, f64>, LabelError> {
+    let mut out = HashMap::new();
+    Rows::new(Box::new(input), path)?.try_for_each(["name", "value"], |row, [name, text]| {
+        let value = text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| LabelError::Value {
+                path: path.into(),
+                row,
+                column: "value".into(),
+                value: text.trim().escape_debug().to_string(),
+            })?;
+        out.insert(name.trim().to_string(), value);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// A CSV file with a header, read row by row with columns looked up by name.
 struct Rows {
     path: String,
     headers: csv::StringRecord,
-    reader: csv::Reader<std::fs::File>,
+    reader: csv::Reader<Box<dyn Read>>,
 }
 
 impl Rows {
-    fn open(path: &Path) -> Result<Rows, LabelError> {
-        let path_text = path.display().to_string();
-        let csv_error = |source| LabelError::Csv {
-            path: path_text.clone(),
-            source,
-        };
-        // a regular file only: a FIFO or device named as labels gets an error, not a hang
-        let file =
-            crate::files::open_regular(path, true).map_err(|e| csv_error(csv::Error::from(e)))?;
-        let mut reader = csv::Reader::from_reader(file);
-        let headers = reader.headers().map_err(csv_error)?.clone();
+    fn new(input: Box<dyn Read>, path: &str) -> Result<Rows, LabelError> {
+        let mut reader = csv::Reader::from_reader(input);
+        let headers = reader
+            .headers()
+            .map_err(|source| LabelError::Csv {
+                path: path.into(),
+                source,
+            })?
+            .clone();
         Ok(Rows {
-            path: path_text,
+            path: path.into(),
             headers,
             reader,
         })
@@ -201,7 +244,7 @@ impl Rows {
     fn column(&self, name: &str) -> Result<usize, LabelError> {
         self.headers
             .iter()
-            .position(|h| h == name)
+            .position(|h| h.trim() == name)
             .ok_or_else(|| LabelError::Column {
                 path: self.path.clone(),
                 column: name.into(),
@@ -210,23 +253,41 @@ impl Rows {
 
     /// Calls `each` with every row, its fields in the order of `columns`.
     fn for_each<const N: usize>(
-        mut self,
+        self,
         columns: [&str; N],
         mut each: impl FnMut([&str; N]),
+    ) -> Result<(), LabelError> {
+        self.try_for_each(columns, |_, fields| {
+            each(fields);
+            Ok(())
+        })
+    }
+
+    /// Calls `each` with every row's number (counting the header as row 1) and its fields in
+    /// the order of `columns`, stopping at the first error.
+    fn try_for_each<const N: usize>(
+        mut self,
+        columns: [&str; N],
+        mut each: impl FnMut(usize, [&str; N]) -> Result<(), LabelError>,
     ) -> Result<(), LabelError> {
         let mut at = [0; N];
         for (slot, name) in at.iter_mut().zip(columns) {
             *slot = self.column(name)?;
         }
-        for row in self.reader.records() {
+        for (line, row) in self.reader.records().enumerate() {
             let row = row.map_err(|source| LabelError::Csv {
                 path: self.path.clone(),
                 source,
             })?;
-            each(at.map(|i| row.get(i).unwrap_or("")));
+            each(line + 2, at.map(|i| row.get(i).unwrap_or("")))?;
         }
         Ok(())
     }
+}
+
+/// A published number: empty, non-numeric and non-finite cells carry no result.
+fn number(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 fn timm(rows: Rows) -> Result<LabelTable, LabelError> {
@@ -234,7 +295,7 @@ fn timm(rows: Rows) -> Result<LabelTable, LabelError> {
     rows.for_each(
         ["arch", "in1k_only", "img_size", "top1"],
         |[arch, in1k, size, top1]| {
-            if let (Ok(value), Ok(size)) = (top1.parse(), size.parse()) {
+            if let (Some(value), Ok(size)) = (number(top1), size.parse()) {
                 let candidate = Candidate {
                     task: "imagenet-top1".into(),
                     value,
@@ -317,8 +378,7 @@ fn openmmlab(rows: Rows, zoo: Zoo) -> Result<LabelTable, LabelError> {
     rows.for_each(
         ["name", "dataset", "metric", "value"],
         |[name, dataset, metric, value]| {
-            let (Some(metric), Ok(value)) = (openmmlab_metric(zoo, metric), value.parse::<f64>())
-            else {
+            let (Some(metric), Some(value)) = (openmmlab_metric(zoo, metric), number(value)) else {
                 return;
             };
             let candidate = Candidate {
@@ -344,6 +404,29 @@ mod tests {
             resolution,
             preferred,
         }
+    }
+
+    #[test]
+    fn name_value_csvs_are_trimmed_and_checked() {
+        let ok = read_values(
+            &b"name , value\n resnet18 , 69.76\nvgg11,69.02\n"[..],
+            "l.csv",
+        );
+        let ok = ok.unwrap();
+        assert_eq!((ok["resnet18"], ok["vgg11"]), (69.76, 69.02));
+        let nan = read_values(&b"name,value\na,1\nb,NaN\n"[..], "l.csv").unwrap_err();
+        assert_eq!(
+            nan.to_string(),
+            "l.csv row 3: column `value` is `NaN`, not a finite number"
+        );
+        let missing = read_values(&b"model,value\n"[..], "l.csv").unwrap_err();
+        assert_eq!(missing.to_string(), "l.csv: no column `name`");
+        // a zoo file read from memory: NaN and empty cells carry no label
+        let csv =
+            "name,dataset,metric,value\nm,Cityscapes,mIoU,NaN\nm,ADE20K,mIoU,40.5\nn,x,mIoU,\n";
+        let table = Zoo::Mmseg.parse(csv.as_bytes(), "mmseg.csv").unwrap();
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.labels_for("m", 512)["ade20k-miou"], 40.5);
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub mod stats;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,12 @@ pub const MAGIC: &[u8; 8] = b"AIOPDS\0\x01";
 pub const VERSION: u32 = 2;
 /// Largest record accepted when reading (a CG of a few hundred thousand nodes).
 const MAX_RECORD_BYTES: u32 = 256 << 20;
+/// Largest ratio of decompressed to compressed bytes a reader accepts (the shipped datasets
+/// expand 19–47×; one record repeated two million times expands 11,807×). Overridable by the
+/// environment variable `AIOP_MAX_DATASET_EXPANSION`.
+pub const MAX_EXPANSION: u64 = 256;
+/// Decompressed bytes always accepted, whatever the ratio (a small file of large records).
+const EXPANSION_FLOOR: u64 = 64 << 20;
 
 /// Why a dataset could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +41,15 @@ pub enum DatasetError {
     Version(u32),
     #[error("corrupt dataset: {0}")]
     Corrupt(String),
+    #[error(
+        "dataset expands {decompressed} bytes from {compressed} compressed, more than \
+         {limit}× (a decompression bomb? AIOP_MAX_DATASET_EXPANSION raises the limit)"
+    )]
+    Expansion {
+        decompressed: u64,
+        compressed: u64,
+        limit: u64,
+    },
     #[error(transparent)]
     Cg(#[from] FormatError),
 }
@@ -121,11 +138,44 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// Reads a dataset stream record by record.
+/// Reads a dataset stream record by record, in bounded memory (one record at a time) and bounded
+/// work: a stream that decompresses to more than [`MAX_EXPANSION`] times the compressed bytes read
+/// so far is refused.
 pub struct Reader<R: Read> {
-    decoder: zstd::Decoder<'static, std::io::BufReader<R>>,
+    decoder: zstd::Decoder<'static, std::io::BufReader<Counted<R>>>,
+    /// Compressed bytes read so far (shared with the [`Counted`] input).
+    compressed: Arc<AtomicU64>,
+    /// Decompressed bytes read so far.
+    decompressed: u64,
+    max_expansion: u64,
+    /// Set after an error: a broken stream yields nothing more.
+    failed: bool,
     /// The file's header.
     pub header: Header,
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The expansion limit: `AIOP_MAX_DATASET_EXPANSION` when it is a positive number, else
+/// [`MAX_EXPANSION`].
+pub fn max_expansion() -> u64 {
+    std::env::var("AIOP_MAX_DATASET_EXPANSION")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(MAX_EXPANSION)
 }
 
 impl<R: Read> Reader<R> {
@@ -138,40 +188,80 @@ impl<R: Read> Reader<R> {
         if &magic != MAGIC {
             return Err(DatasetError::NotDataset);
         }
-        let mut decoder = zstd::Decoder::new(input)?;
-        let header: Header =
-            read_frame(&mut decoder)?.ok_or(DatasetError::Corrupt("no header".into()))?;
-        if header.version != VERSION {
-            return Err(DatasetError::Version(header.version));
+        let compressed = Arc::new(AtomicU64::new(0));
+        let counted = Counted {
+            inner: input,
+            count: compressed.clone(),
+        };
+        let mut reader = Reader {
+            decoder: zstd::Decoder::new(counted)?,
+            compressed,
+            decompressed: 0,
+            max_expansion: max_expansion(),
+            failed: false,
+            header: Header {
+                version: 0,
+                description: String::new(),
+            },
+        };
+        reader.header = reader
+            .frame()?
+            .ok_or(DatasetError::Corrupt("no header".into()))?;
+        if reader.header.version != VERSION {
+            return Err(DatasetError::Version(reader.header.version));
         }
-        Ok(Reader { decoder, header })
+        Ok(reader)
     }
-}
 
-fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> Result<Option<T>, DatasetError> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
+    /// The next frame: a little-endian `u32` length and a postcard body; `None` at the end.
+    fn frame<T: for<'de> Deserialize<'de>>(&mut self) -> Result<Option<T>, DatasetError> {
+        let mut len = [0u8; 4];
+        match self.decoder.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let len = u32::from_le_bytes(len);
+        if len > MAX_RECORD_BYTES {
+            return Err(DatasetError::Corrupt(format!("record of {len} bytes")));
+        }
+        self.account(4 + u64::from(len))?;
+        let mut body = vec![0u8; len as usize];
+        self.decoder
+            .read_exact(&mut body)
+            .map_err(|e| DatasetError::Corrupt(format!("truncated record: {e}")))?;
+        postcard::from_bytes(&body)
+            .map(Some)
+            .map_err(|e| DatasetError::Corrupt(e.to_string()))
     }
-    let len = u32::from_le_bytes(len);
-    if len > MAX_RECORD_BYTES {
-        return Err(DatasetError::Corrupt(format!("record of {len} bytes")));
+
+    /// Counts `bytes` more decompressed bytes, refusing a stream that expands too much.
+    fn account(&mut self, bytes: u64) -> Result<(), DatasetError> {
+        self.decompressed = self.decompressed.saturating_add(bytes);
+        let compressed = self.compressed.load(Ordering::Relaxed).max(1);
+        if self.decompressed > EXPANSION_FLOOR
+            && self.decompressed > compressed.saturating_mul(self.max_expansion)
+        {
+            return Err(DatasetError::Expansion {
+                decompressed: self.decompressed,
+                compressed,
+                limit: self.max_expansion,
+            });
+        }
+        Ok(())
     }
-    let mut body = vec![0u8; len as usize];
-    r.read_exact(&mut body)
-        .map_err(|e| DatasetError::Corrupt(format!("truncated record: {e}")))?;
-    postcard::from_bytes(&body)
-        .map(Some)
-        .map_err(|e| DatasetError::Corrupt(e.to_string()))
 }
 
 impl<R: Read> Iterator for Reader<R> {
     type Item = Result<Record, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        read_frame(&mut self.decoder).transpose()
+        if self.failed {
+            return None;
+        }
+        let next = self.frame().transpose();
+        self.failed = matches!(next, Some(Err(_)));
+        next
     }
 }
 
@@ -213,5 +303,40 @@ mod tests {
             errors.is_err() || errors.unwrap() > 0,
             "truncation is noticed"
         );
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_early() {
+        // one small record repeated until it is 80 MiB decompressed: zstd packs it into a few
+        // KB, far past the allowed expansion; the reader stops after the floor, once
+        let mut m = ModelBuilder::new(17);
+        m.input("x", DType::F32, &[1, 3, 4, 4])
+            .node("Relu", &["x"], &["y"], vec![])
+            .output("y");
+        let cg =
+            crate::convert_onnx_bytes(m.to_bytes().into(), "tiny", &Default::default()).unwrap();
+        let rec = Record::new(&cg, "toy", "test", 4);
+        let size = postcard::to_stdvec(&rec).unwrap().len() + 4;
+        let copies = (80 << 20) / size;
+        let mut w = Writer::new(Vec::new(), "bomb").unwrap();
+        for _ in 0..copies {
+            w.write(&rec).unwrap();
+        }
+        let bytes = w.finish().unwrap();
+        assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+        let results: Vec<_> = Reader::new(bytes.as_slice()).unwrap().collect();
+        let last = results.last().unwrap();
+        assert!(
+            matches!(
+                last,
+                Err(DatasetError::Expansion {
+                    limit: MAX_EXPANSION,
+                    ..
+                })
+            ),
+            "{last:?}"
+        );
+        assert!(results.len() < copies, "stopped early, once");
+        assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
     }
 }
