@@ -14,7 +14,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use aiop_converter::dataset::Reader;
+use aiop_datasets::Reader;
 use aiop_predictor::{Backend, EncodedGraph, RuntimePredictor, encode};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

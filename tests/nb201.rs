@@ -1,10 +1,10 @@
-//! NAS-Bench-201 networks built by `aiop_converter::zoo::nb201` match the benchmark's published
+//! NAS-Bench-201 networks built by `aiop_datasets::spaces::nb201` match the benchmark's published
 //! parameter counts (NASLib's `zc_nasbench201.json`, CIFAR-10 entries) within 1 %.
 
 mod common;
 
-use aiop_converter::zoo::nb201::{Cell, Skeleton, build};
 use aiop_converter::{ConvertOptions, convert_onnx_bytes};
+use aiop_datasets::spaces::nb201::{Cell, Skeleton, build};
 
 #[test]
 fn params_match_naslib_within_one_percent() {

@@ -5,9 +5,9 @@ mod common;
 
 use std::path::Path;
 
-use aiop_converter::zoo::ofa::onnx::{Head, build, sample_bodies};
-use aiop_converter::zoo::ofa::{Body, CLASSES, Family, JOINTS};
 use aiop_converter::{ConvertOptions, convert_onnx_bytes};
+use aiop_datasets::spaces::ofa::onnx::{Head, build, sample_bodies};
+use aiop_datasets::spaces::ofa::{Body, CLASSES, Family, JOINTS};
 
 /// The `.onnx` files of a folder, sorted by name.
 fn onnx_files(dir: &Path) -> Vec<String> {

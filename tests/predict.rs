@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use aiop_converter::dataset::Reader;
+use aiop_datasets::Reader;
 use aiop_predictor::metrics::max_abs_difference;
 use aiop_predictor::{Backend, RuntimePredictor, encode};
 use common::{aiop, text};

@@ -13,19 +13,15 @@
 
 pub mod cg;
 mod convert;
-#[cfg(feature = "dataset")]
-pub mod dataset;
 pub mod error;
 pub mod files;
 pub mod infer;
 pub mod ir;
 pub mod onnx;
-pub mod rank;
 pub mod render;
 pub mod rewrite;
 pub mod tf;
 pub mod value;
-pub mod zoo;
 
 pub use cg::{Cg, CgNode, OpCategory, ShapeStatus};
 pub use convert::{

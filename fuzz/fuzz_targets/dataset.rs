@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use aiop_converter::dataset::{Reader, stats::Accumulator};
+use aiop_datasets::{Reader, stats::Accumulator};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

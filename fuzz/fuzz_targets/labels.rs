@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use aiop_converter::dataset::labels::{Zoo, read_values};
+use aiop_datasets::labels::{Zoo, read_values};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use aiop_converter::dataset::labels::{LabelError, LabelTable, Zoo};
-use aiop_converter::dataset::split::{self, TrainSize};
-use aiop_converter::dataset::{Reader, Record, Writer, stats};
 use aiop_converter::files::Limit;
-use aiop_converter::zoo::nb201::{Cell, Skeleton, build};
 use aiop_converter::{ConvertOptions, convert_onnx_bytes};
+use aiop_datasets::labels::{LabelError, LabelTable, Zoo};
+use aiop_datasets::spaces::nb201::{Cell, Skeleton, build};
+use aiop_datasets::split::{self, TrainSize};
+use aiop_datasets::{Reader, Record, Writer, stats};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -306,7 +306,7 @@ fn labels_by(
         .with_context(|| format!("{}", path.display()))?
         .clone();
     let key_at = headers.iter().position(|h| h == key).ok_or_else(|| {
-        aiop_converter::dataset::labels::LabelError::Column {
+        aiop_datasets::labels::LabelError::Column {
             path: path.display().to_string(),
             column: key.to_string(),
         }

@@ -51,7 +51,7 @@ pub fn encoded_records(
     for path in datasets {
         let file =
             std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let reader = aiop_converter::dataset::Reader::new(std::io::BufReader::new(file))?;
+        let reader = aiop_datasets::Reader::new(std::io::BufReader::new(file))?;
         let stem = path
             .file_name()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
@@ -60,9 +60,7 @@ pub fn encoded_records(
                 return Ok(out);
             }
             let record = record?;
-            let cg = record
-                .cg()
-                .map_err(aiop_converter::dataset::DatasetError::from)?;
+            let cg = record.cg().map_err(aiop_datasets::DatasetError::from)?;
             out.push((
                 stem.clone(),
                 record.name.clone(),

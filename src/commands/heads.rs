@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aiop_converter::dataset::{Record, Writer};
 use aiop_converter::files::Limit;
+use aiop_datasets::{Record, Writer};
 use aiop_trainer::heads::experiment::{self, ExperimentConfig, ExperimentReport, Phase};
 use aiop_trainer::heads::synthetic::SyntheticSet;
 use anyhow::{Context, Result};

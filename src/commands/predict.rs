@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aiop_predictor::metrics::{kendall_tau, mae, srcc};
+use aiop_datasets::rank::{kendall_tau, mae, srcc};
 use aiop_predictor::{Backend, BundleMeta, Prediction, RuntimePredictor, encode};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -249,7 +249,7 @@ struct RankScores {
 fn read_labels(path: &Path) -> Result<HashMap<String, f64>> {
     let file = aiop_converter::files::open_capped(path, aiop_converter::files::Limit::Text.bytes())
         .with_context(|| format!("cannot read labels {}", path.display()))?;
-    Ok(aiop_converter::dataset::labels::read_values(
+    Ok(aiop_datasets::labels::read_values(
         file,
         &path.display().to_string(),
     )?)

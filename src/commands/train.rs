@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use aiop_converter::dataset::split::{self, TrainSize};
+use aiop_datasets::split::{self, TrainSize};
 use aiop_predictor::LabelScaling;
 use aiop_trainer::data::{self, Sample};
 use aiop_trainer::defaults;

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aiop_converter::zoo::nb201::{Cell, Skeleton, build};
-use aiop_converter::zoo::ofa::onnx::{self as ofa_onnx, Head};
-use aiop_converter::zoo::ofa::{Body, Family};
 use aiop_converter::{ConvertOptions, convert_onnx_bytes};
+use aiop_datasets::spaces::nb201::{Cell, Skeleton, build};
+use aiop_datasets::spaces::ofa::onnx::{self as ofa_onnx, Head};
+use aiop_datasets::spaces::ofa::{Body, Family};
 use anyhow::{Context, Result, anyhow};
 
 use super::{emit, encode_for, write_atomic};

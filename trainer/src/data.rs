@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use aiop_converter::dataset::Reader;
+use aiop_datasets::Reader;
 use aiop_predictor::{EncodedGraph, LabelScaling, NUMERIC_FEATURES, encode};
 use tch::Tensor;
 
@@ -32,9 +32,7 @@ pub fn load(path: &Path, task: &str) -> Result<Vec<Sample>, TrainError> {
         let Some(&label) = record.labels.get(task) else {
             continue;
         };
-        let cg = record
-            .cg()
-            .map_err(aiop_converter::dataset::DatasetError::from)?;
+        let cg = record.cg().map_err(aiop_datasets::DatasetError::from)?;
         samples.push(Sample {
             graph: encode(&cg),
             label,

@@ -1,7 +1,7 @@
 //! Scores of predictions against labels, beside the naive baselines: ranking by FLOPs, by
 //! parameter count, and the graph-statistics regressor ([`StatsRegressor`]).
 
-use aiop_predictor::metrics::{kendall_tau, mae, srcc};
+use aiop_datasets::rank::{kendall_tau, mae, srcc};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Sample;

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aiop_predictor::metrics::srcc;
+use aiop_datasets::rank::srcc;
 use aiop_predictor::{ENCODING_VERSION, LabelScaling};
 use serde::{Deserialize, Serialize};
 use tch::Device;

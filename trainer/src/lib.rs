@@ -46,7 +46,7 @@ pub enum TrainError {
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error("{0}")]
-    Dataset(#[from] aiop_converter::dataset::DatasetError),
+    Dataset(#[from] aiop_datasets::DatasetError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]

@@ -33,9 +33,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use aiop_converter::dataset::split::{self, TrainSize};
+use aiop_datasets::rank::srcc;
+use aiop_datasets::split::{self, TrainSize};
 use aiop_predictor::LabelScaling;
-use aiop_predictor::metrics::srcc;
 use serde::{Deserialize, Serialize};
 use tch::Device;
 

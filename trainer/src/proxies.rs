@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use aiop_converter::zoo::nb201::Cell;
+use aiop_datasets::spaces::nb201::Cell;
 
 use crate::TrainError;
 

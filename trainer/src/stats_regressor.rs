@@ -72,8 +72,8 @@ impl StatsRegressor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aiop_datasets::rank::srcc;
     use aiop_predictor::EncodedGraph;
-    use aiop_predictor::metrics::srcc;
 
     fn sample(macs: u64, resolution: u32, label: f64) -> Sample {
         Sample {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use aiop_predictor::metrics::srcc;
+use aiop_datasets::rank::srcc;
 use aiop_predictor::{EncodedGraph, LabelScaling};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;

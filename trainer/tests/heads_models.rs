@@ -3,8 +3,8 @@
 //! (parameters equal once batch norms are folded), residual blocks that start as identities,
 //! and latent statistics.
 
-use aiop_converter::zoo::ofa::onnx::Head;
-use aiop_converter::zoo::ofa::{Body, Family};
+use aiop_datasets::spaces::ofa::onnx::Head;
+use aiop_datasets::spaces::ofa::{Body, Family};
 use aiop_trainer::heads::bodies::BodyNet;
 use aiop_trainer::heads::experiment::body_cg;
 use aiop_trainer::heads::latent::{BodyPool, LatentStats};

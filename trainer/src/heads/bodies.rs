@@ -1,9 +1,9 @@
-//! The elastic bodies of [`aiop_converter::zoo::ofa`] in libtorch: one network built for the
+//! The elastic bodies of [`aiop_datasets::spaces::ofa`] in libtorch: one network built for the
 //! largest choices (the supernet) runs any subnet with a slice of its weights, and a subnet can
 //! be copied out into a network of its own for fine-tuning. The architecture is the one the
 //! converter writes as ONNX (batch norm unfolded here).
 
-use aiop_converter::zoo::ofa::{
+use aiop_datasets::spaces::ofa::{
     Body, MBV3_FINAL, MBV3_STAGES, MBV3_STEM, MbBody, RESNET_STEM, RESNET_STRIDES, RESNET_WIDTHS,
     ResBody, round8, se_width,
 };
@@ -37,7 +37,7 @@ impl BodyNet {
     ///
     /// # Panics
     /// When `body` is of another family or larger than what this network was built for
-    /// (programming errors: bodies come from [`aiop_converter::zoo::ofa::Family`]).
+    /// (programming errors: bodies come from [`aiop_datasets::spaces::ofa::Family`]).
     pub fn forward(&self, x: &Tensor, body: &Body, train: bool) -> Levels {
         match (self, body) {
             (BodyNet::MobileNetV3(net), Body::MobileNetV3(b)) => net.forward(x, b, train),

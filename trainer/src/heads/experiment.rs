@@ -8,8 +8,8 @@
 use std::time::Instant;
 
 use aiop_converter::Cg;
-use aiop_converter::zoo::ofa::onnx::{self as ofa_onnx, Head};
-use aiop_converter::zoo::ofa::{Body, Family, LengthBins};
+use aiop_datasets::spaces::ofa::onnx::{self as ofa_onnx, Head};
+use aiop_datasets::spaces::ofa::{Body, Family, LengthBins};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -377,7 +377,7 @@ pub fn run(
             mean,
             std,
             srcc: with_srcc
-                .then(|| aiop_converter::rank::srcc(&values, &truth))
+                .then(|| aiop_datasets::rank::srcc(&values, &truth))
                 .filter(|v| v.is_finite()),
         }
     };
@@ -576,7 +576,7 @@ fn evaluate(
         Head::Segmentation => {
             let pred = Vec::<i64>::try_from(output.argmax(1, false).reshape([-1]))?;
             let truth = Vec::<i64>::try_from(test.tensors.masks.reshape([-1]))?;
-            let mut confusion = Confusion::new(aiop_converter::zoo::ofa::CLASSES as usize + 1)?;
+            let mut confusion = Confusion::new(aiop_datasets::spaces::ofa::CLASSES as usize + 1)?;
             confusion.add(&pred, &truth)?;
             Ok((confusion.mean_iou().unwrap_or(0.0) * 100.0, None))
         }
@@ -585,7 +585,7 @@ fn evaluate(
             let pred = Vec::<f32>::try_from(points.reshape([-1]))?;
             let truth = Vec::<f32>::try_from(test.tensors.keypoints.reshape([-1]))?;
             let scales = test.set.scales();
-            let joints = aiop_converter::zoo::ofa::JOINTS as usize;
+            let joints = aiop_datasets::spaces::ofa::JOINTS as usize;
             let pck = pck(&pred, &truth, &scales, joints, 0.2)? * 100.0;
             let ap = keypoint_ap(&pred, &truth, &scales, joints)? * 100.0;
             Ok((pck, Some(ap)))

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use aiop_converter::zoo::ofa::{Body, Family, LengthBins};
+use aiop_datasets::spaces::ofa::{Body, Family, LengthBins};
 use rand::Rng;
 use tch::Tensor;
 

@@ -1,12 +1,12 @@
-//! Task heads in libtorch, the architecture [`aiop_converter::zoo::ofa::onnx`] writes (batch
+//! Task heads in libtorch, the architecture [`aiop_datasets::spaces::ofa::onnx`] writes (batch
 //! norm unfolded): classification (pooling and a linear layer on P5), pose estimation
 //! (SimpleBaselines: three stride-2 deconvolutions from P5 to heatmaps at stride 4) and
 //! semantic segmentation (an FPN over P2..P5 with deconvolution upsampling, a 3×3 conv and
 //! per-pixel logits upsampled to the image). A head built for wider inputs than a body gives
 //! (a shared head over a family whose widths vary) zero-pads the body's features first.
 
-use aiop_converter::zoo::ofa::onnx::{FPN_WIDTH, Head, POSE_WIDTH};
-use aiop_converter::zoo::ofa::{CLASSES, JOINTS};
+use aiop_datasets::spaces::ofa::onnx::{FPN_WIDTH, Head, POSE_WIDTH};
+use aiop_datasets::spaces::ofa::{CLASSES, JOINTS};
 use tch::nn::{self, Module, ModuleT};
 use tch::{Kind, Reduction, Tensor};
 

@@ -117,11 +117,10 @@ impl Zoo {
         let path = data_dir.join(self.file());
         // a regular file only: a FIFO or device named as labels gets an error, not a hang
         let file =
-            crate::files::open_capped(&path, crate::files::Limit::Text.bytes()).map_err(|e| {
-                LabelError::Csv {
-                    path: path.display().to_string(),
-                    source: csv::Error::from(e),
-                }
+            aiop_converter::files::open_capped(&path, aiop_converter::files::Limit::Text.bytes())
+                .map_err(|e| LabelError::Csv {
+                path: path.display().to_string(),
+                source: csv::Error::from(e),
             })?;
         self.parse(file, &path.display().to_string())
     }

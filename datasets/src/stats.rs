@@ -69,7 +69,7 @@ impl Accumulator {
                 self.families.insert(r.family.clone(), 1);
             }
         }
-        let nodes = r.cg.node_count();
+        let nodes = r.node_count();
         *self
             .buckets
             .entry(if nodes == 0 { 0 } else { 1 << nodes.ilog2() })
@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn an_empty_graph_gets_its_own_bucket() {
         // issue 19: `dataset build models` writes a record with no nodes for an empty model
-        let empty = Record::new(&crate::Cg::default(), "toy", "empty.onnx", 224);
+        let empty = Record::new(&aiop_converter::Cg::default(), "toy", "empty.onnx", 224);
         let stats = compute([&empty]);
         assert_eq!(stats.node_histogram, vec![(0, 1)]);
         assert!(stats.to_text().contains("0–0"));

@@ -3,10 +3,6 @@
 //! holding a header and the records, each as a little-endian `u32` length and a postcard body.
 //! Readers can stream records without loading the whole file.
 
-pub mod labels;
-pub mod split;
-pub mod stats;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -14,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cg::Cg;
-use crate::cg::format::{self, CgRecord, FormatError};
+use aiop_converter::cg::Cg;
+use aiop_converter::cg::format::{self, CgRecord, FormatError};
 
 /// First bytes of a dataset file.
 pub const MAGIC: &[u8; 8] = b"AIOPDS\0\x01";
@@ -93,6 +89,11 @@ impl Record {
             labels: BTreeMap::new(),
             cg: format::record(cg),
         }
+    }
+
+    /// Nodes in the record's CG, without decoding it.
+    pub fn node_count(&self) -> usize {
+        self.cg.node_count()
     }
 
     /// The record's CG.
@@ -268,8 +269,8 @@ impl<R: Read> Iterator for Reader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::onnx::writer::ModelBuilder;
-    use crate::value::DType;
+    use aiop_converter::onnx::writer::ModelBuilder;
+    use aiop_converter::value::DType;
 
     #[test]
     fn records_round_trip_and_bad_files_are_refused() {
@@ -278,7 +279,8 @@ mod tests {
             .node("Relu", &["x"], &["y"], vec![])
             .output("y");
         let cg =
-            crate::convert_onnx_bytes(m.to_bytes().into(), "tiny", &Default::default()).unwrap();
+            aiop_converter::convert_onnx_bytes(m.to_bytes().into(), "tiny", &Default::default())
+                .unwrap();
         let mut rec = Record::new(&cg, "toy", "test", 4);
         rec.labels.insert("task".into(), 1.5);
         let mut w = Writer::new(Vec::new(), "test set").unwrap();
@@ -314,7 +316,8 @@ mod tests {
             .node("Relu", &["x"], &["y"], vec![])
             .output("y");
         let cg =
-            crate::convert_onnx_bytes(m.to_bytes().into(), "tiny", &Default::default()).unwrap();
+            aiop_converter::convert_onnx_bytes(m.to_bytes().into(), "tiny", &Default::default())
+                .unwrap();
         let rec = Record::new(&cg, "toy", "test", 4);
         let size = postcard::to_stdvec(&rec).unwrap().len() + 4;
         let copies = (80 << 20) / size;

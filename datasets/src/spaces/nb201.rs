@@ -13,8 +13,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::onnx::writer::{ModelBuilder, attr_int, attr_ints};
-use crate::value::DType;
+use aiop_converter::onnx::writer::{ModelBuilder, attr_int, attr_ints};
+use aiop_converter::value::DType;
 
 /// An edge operation of the NB-201 space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,7 +214,7 @@ impl Builder {
         &mut self,
         op: &str,
         inputs: &[&str],
-        attrs: Vec<crate::onnx::proto::AttributeProto>,
+        attrs: Vec<aiop_converter::onnx::proto::AttributeProto>,
     ) -> String {
         let out = self.name(&op.to_lowercase());
         self.m.node(op, inputs, &[&out], attrs);

@@ -8,8 +8,8 @@ use super::{
     Body, CLASSES, Family, JOINTS, MBV3_FINAL, MBV3_STAGES, MBV3_STEM, MbBody, RESNET_STEM,
     RESNET_STRIDES, RESNET_WIDTHS, ResBody, round8, se_width,
 };
-use crate::onnx::writer::{ModelBuilder, attr_float, attr_int, attr_ints, attr_string};
-use crate::value::DType;
+use aiop_converter::onnx::writer::{ModelBuilder, attr_float, attr_int, attr_ints, attr_string};
+use aiop_converter::value::DType;
 
 /// The task head put on a body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +116,7 @@ pub fn build(body: &Body, head: Head, resolution: i64) -> Result<ModelBuilder, S
             let x = w.op("Relu", "head.smooth.relu", &[&x], vec![]);
             let x = w.conv("head.out", &x, FPN_WIDTH, CLASSES + 1, 1, 1, 1);
             let scales = "head.scales";
-            w.m.initializer(crate::onnx::proto::TensorProto {
+            w.m.initializer(aiop_converter::onnx::proto::TensorProto {
                 dims: vec![4],
                 data_type: 1,
                 float_data: vec![1.0, 1.0, 4.0, 4.0],
@@ -161,7 +161,7 @@ impl Writer {
         op: &str,
         name: &str,
         inputs: &[&str],
-        attrs: Vec<crate::onnx::proto::AttributeProto>,
+        attrs: Vec<aiop_converter::onnx::proto::AttributeProto>,
     ) -> String {
         self.m.node(op, inputs, &[name], attrs);
         name.to_string()
@@ -327,9 +327,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::ConvertOptions;
-    use crate::cg::{Cg, OpCategory};
-    use crate::zoo::ofa::{MbBlock, ResStage};
+    use crate::spaces::ofa::{MbBlock, ResStage};
+    use aiop_converter::ConvertOptions;
+    use aiop_converter::cg::{Cg, OpCategory};
 
     /// `v` rounded to a multiple of 8, at least 8 (written out again, not `round8`).
     fn to8(v: f64) -> i64 {
@@ -506,8 +506,12 @@ mod tests {
         let bytes = build(body, head, s)
             .unwrap_or_else(|e| panic!("{what}: {e}"))
             .to_bytes();
-        let cg = crate::convert_onnx_bytes(bytes.into(), &body.name(), &ConvertOptions::default())
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let cg = aiop_converter::convert_onnx_bytes(
+            bytes.into(),
+            &body.name(),
+            &ConvertOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(cg.unknown_shapes(), 0, "{what}");
         assert!(cg.warnings.is_empty(), "{what}: {:?}", cg.warnings);
         let (want, shape) = expected(body, head, s);
@@ -664,7 +668,7 @@ mod tests {
                 for o in &graph.output {
                     assert!(defined.contains(o.name.as_str()), "{}", o.name);
                 }
-                let attr = |n: &crate::onnx::proto::NodeProto, name: &str| {
+                let attr = |n: &aiop_converter::onnx::proto::NodeProto, name: &str| {
                     n.attribute
                         .iter()
                         .find(|a| a.name == name)
@@ -735,8 +739,9 @@ mod tests {
         let (b, _) = expected(&Body::MobileNetV3(other), Head::Pose, 64);
         assert_ne!(a.macs, b.macs);
         let bytes = build(&body, Head::Pose, 64).expect("valid").to_bytes();
-        let cg = crate::convert_onnx_bytes(bytes.into(), "ofa", &ConvertOptions::default())
-            .expect("converts");
+        let cg =
+            aiop_converter::convert_onnx_bytes(bytes.into(), "ofa", &ConvertOptions::default())
+                .expect("converts");
         assert_eq!(cg.macs(), a.macs as u64);
         assert_ne!(cg.macs(), b.macs as u64);
         let Body::ResNet(mut wider) = Family::ResNet.largest() else {
