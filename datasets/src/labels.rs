@@ -190,6 +190,17 @@ impl LabelTable {
     }
 }
 
+/// A label file opened for reading: a regular file (a FIFO or device named as labels gets an
+/// error, not a hang) within the text cap.
+fn open_labels(path: &Path) -> Result<std::fs::File, LabelError> {
+    aiop_converter::files::open_capped(path, aiop_converter::files::Limit::Text.bytes()).map_err(
+        |e| LabelError::Csv {
+            path: path.display().to_string(),
+            source: csv::Error::from(e),
+        },
+    )
+}
+
 /// A `name,value` CSV (what `aiop rank --labels` compares predictions with) from `input`; `path`
 /// names it in errors. Names and values are trimmed; a value that is not a finite number is an
 /// error naming its row.
@@ -213,6 +224,52 @@ pub fn read_values(
         out.insert(name.trim().to_string(), value);
         Ok(())
     })?;
+    Ok(out)
+}
+
+/// Labels by key from a wide CSV (one row per architecture, one column per result): for every
+/// row, the `key` column's value → `(task, value)` for each other column that `task_of` names and
+/// that holds a number. Empty and non-numeric cells carry no label; NaN or infinity is an error
+/// naming the file, row and column.
+pub fn read_columns(
+    path: &Path,
+    key: &str,
+    task_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<HashMap<String, Vec<(String, f64)>>, LabelError> {
+    let path_text = path.display().to_string();
+    let file = open_labels(path)?;
+    let mut rows = Rows::new(Box::new(file), &path_text)?;
+    let key_at = rows.column(key)?;
+    let tasks: Vec<(usize, String)> = rows
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != key_at)
+        .filter_map(|(i, h)| task_of(h).map(|t| (i, t)))
+        .collect();
+    let mut out = HashMap::new();
+    for (line, row) in rows.reader.records().enumerate() {
+        let row = row.map_err(|source| LabelError::Csv {
+            path: path_text.clone(),
+            source,
+        })?;
+        let mut labels = Vec::new();
+        for (i, task) in &tasks {
+            let Some(Ok(value)) = row.get(*i).map(str::parse::<f64>) else {
+                continue;
+            };
+            if !value.is_finite() {
+                return Err(LabelError::Value {
+                    path: path_text,
+                    row: line + 2,
+                    column: rows.headers[*i].escape_debug().to_string(),
+                    value: value.to_string(),
+                });
+            }
+            labels.push((task.clone(), value));
+        }
+        out.insert(row.get(key_at).unwrap_or("").to_string(), labels);
+    }
     Ok(out)
 }
 

@@ -1,14 +1,13 @@
 //! `aiop dataset`: build labelled CG datasets and summarise them.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use aiop_converter::files::Limit;
-use aiop_converter::{ConvertOptions, convert_onnx_bytes};
-use aiop_datasets::labels::{LabelError, LabelTable, Zoo};
-use aiop_datasets::spaces::nb201::{Cell, Skeleton, build};
+use aiop_datasets::benchmarks;
+use aiop_datasets::labels::{LabelTable, Zoo, read_columns};
+use aiop_datasets::models::{file_stem, model_record, read_manifest};
+use aiop_datasets::spaces::nb201::{Cell, Skeleton};
 use aiop_datasets::split::{self, TrainSize};
 use aiop_datasets::{Reader, Record, Writer, stats};
 use anyhow::{Context, Result, bail};
@@ -291,76 +290,9 @@ fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data"))
 }
 
-/// Reads a CSV into `key column → (column → value)` for the numeric columns.
-fn labels_by(
-    path: &Path,
-    key: &str,
-    prefix: &str,
-    rename: &dyn Fn(&str) -> Option<String>,
-) -> Result<HashMap<String, Vec<(String, f64)>>> {
-    let file = aiop_converter::files::open_capped(path, Limit::Text.bytes())
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut reader = csv::Reader::from_reader(file);
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{}", path.display()))?
-        .clone();
-    let key_at = headers.iter().position(|h| h == key).ok_or_else(|| {
-        aiop_datasets::labels::LabelError::Column {
-            path: path.display().to_string(),
-            column: key.to_string(),
-        }
-    })?;
-    let mut out = HashMap::new();
-    for (line, row) in reader.records().enumerate() {
-        let row = row.with_context(|| format!("{}", path.display()))?;
-        let mut labels = Vec::new();
-        for (i, h) in headers.iter().enumerate().filter(|(i, _)| *i != key_at) {
-            // empty and non-numeric cells carry no label; NaN or infinity is a broken file
-            let (Some(task), Some(Ok(value))) = (rename(h), row.get(i).map(str::parse::<f64>))
-            else {
-                continue;
-            };
-            if !value.is_finite() {
-                return Err(LabelError::Value {
-                    path: path.display().to_string(),
-                    row: line + 2,
-                    column: h.escape_debug().to_string(),
-                    value: value.to_string(),
-                }
-                .into());
-            }
-            labels.push((format!("{prefix}{task}"), value));
-        }
-        out.insert(row[key_at].to_string(), labels);
-    }
-    Ok(out)
-}
-
 fn build_nb201(output: &Path, data: &Path, limit: Option<usize>) -> Result<ExitCode> {
     let start = Instant::now();
-    let nats = labels_by(
-        &data.join("nb201/nats_tss_200ep_test_acc.csv"),
-        "ArchitectureString",
-        "",
-        &|h| {
-            Some(
-                match h {
-                    "CIFAR10TestAccuracy200Epochs" => "cifar10-top1",
-                    "CIFAR100TestAccuracy200Epochs" => "cifar100-top1",
-                    "ImageNetTestAccuracy200Epochs" => "imagenet16-120-top1",
-                    _ => return None,
-                }
-                .to_string(),
-            )
-        },
-    )?;
-    let analog = labels_by(
-        &data.join("nb201/analognasbench_nb201_cifar10.csv"),
-        "nb201_arch_str",
-        "cifar10-analognas-",
-        &|h| (h != "op_indices").then(|| h.replace('_', "-")),
-    )?;
+    let labels = benchmarks::nb201_labels(data)?;
     let cells: Vec<Cell> = Cell::all().take(limit.unwrap_or(usize::MAX)).collect();
     let bar = ProgressBar::new(cells.len() as u64).with_style(
         ProgressStyle::with_template(
@@ -371,38 +303,18 @@ fn build_nb201(output: &Path, data: &Path, limit: Option<usize>) -> Result<ExitC
     let skeleton = Skeleton::default();
     let records: Vec<Record> = cells
         .par_iter()
-        .map(|cell| -> Result<Record> {
-            let arch = cell.to_string();
-            let onnx = build(cell, &skeleton).to_bytes();
-            let cg = convert_onnx_bytes(onnx.into(), &arch, &ConvertOptions::default())?;
-            let mut record = Record::new(
-                &cg,
-                "nb201",
-                "aiop zoo nb201 (CIFAR-10 skeleton)",
-                skeleton.resolution as u32,
-            );
-            for (task, value) in nats
-                .get(&arch)
-                .into_iter()
-                .chain(analog.get(&arch))
-                .flatten()
-            {
-                record.labels.insert(task.clone(), *value);
-            }
+        .map(|cell| {
+            let record = benchmarks::nb201_record(cell, &skeleton, &labels);
             bar.inc(1);
-            Ok(record)
+            record
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<_, _>>()?;
     bar.finish_and_clear();
     let unlabelled = records.iter().filter(|r| r.labels.is_empty()).count();
     if unlabelled == records.len() {
         bail!("no cell matched the label files in {}", data.display());
     }
-    write_dataset(
-        output,
-        "NAS-Bench-201: all cells, CIFAR-10 skeleton (16 channels, 5 cells/stage, 32×32, 10 classes); labels: NATS-Bench 200-epoch test accuracy, AnalogNAS-Bench CIFAR-10",
-        &records,
-    )?;
+    write_dataset(output, benchmarks::NB201_DESCRIPTION, &records)?;
     let size = std::fs::metadata(output)?.len();
     emit(&format!(
         "{}: {} cells ({} without labels), {:.1} MB, built in {:.1?}\n",
@@ -413,49 +325,6 @@ fn build_nb201(output: &Path, data: &Path, limit: Option<usize>) -> Result<ExitC
         start.elapsed()
     ))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The leading letters of a model name: its family by naming convention.
-fn family_of(name: &str) -> String {
-    let letters: String = name
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    if letters.is_empty() {
-        name.to_string()
-    } else {
-        letters.to_lowercase()
-    }
-}
-
-/// What a zoo exporter's `manifest.json` says of one file.
-#[derive(serde::Deserialize)]
-struct ManifestEntry {
-    name: String,
-    file: String,
-    #[serde(default)]
-    family: Option<String>,
-}
-
-/// The exporter's manifest in `dir`, by file name; empty when there is none.
-fn read_manifest(dir: &Path) -> Result<HashMap<String, ManifestEntry>> {
-    #[derive(serde::Deserialize)]
-    struct Manifest {
-        models: Vec<ManifestEntry>,
-    }
-    let path = dir.join("manifest.json");
-    if !path.is_file() {
-        return Ok(HashMap::new());
-    }
-    let text = aiop_converter::files::read_text_capped(&path, Limit::Text.bytes())
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let manifest: Manifest =
-        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
-    Ok(manifest
-        .models
-        .into_iter()
-        .map(|e| (e.file.clone(), e))
-        .collect())
 }
 
 fn build_models(
@@ -483,19 +352,8 @@ fn build_models(
             let rel = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
             let listed = manifest.get(&rel.display().to_string());
             let record = super::load_cg(path, options).map(|cg| {
-                let resolution = cg.resolution();
-                let name = listed.map_or(cg.name.as_str(), |e| e.name.as_str());
-                let fam = family
-                    .map(str::to_string)
-                    .or_else(|| listed.and_then(|e| e.family.clone()))
-                    .filter(|f| !f.is_empty())
-                    .unwrap_or_else(|| family_of(name));
-                let mut record = Record::new(&cg, &fam, &rel.display().to_string(), resolution);
-                record.name = name.to_string();
-                if let Some((_, table)) = labels {
-                    record.labels = table.labels_for(name, resolution);
-                }
-                record
+                let table = labels.map(|(_, table)| table);
+                model_record(&cg, &rel.display().to_string(), listed, family, table)
             });
             bar.inc(1);
             (rel, record)
@@ -561,7 +419,7 @@ fn join_labels(
                 .with_context(|| format!("--task `{t}` is not COLUMN=TASK"))
         })
         .collect::<Result<_>>()?;
-    let labels = labels_by(csv, key, "", &|h| {
+    let labels = read_columns(csv, key, &|h| {
         mapping.iter().find(|(c, _)| c == h).map(|(_, t)| t.clone())
     })?;
     let reader = open_dataset(dataset)?;
@@ -682,19 +540,7 @@ fn export_records(
         if !keep.get(index - 1).copied().unwrap_or(false) {
             continue;
         }
-        // the name as a file stem: no separators, no leading dot
-        let stem: String = r
-            .name
-            .chars()
-            .map(|c| {
-                if matches!(c, '/' | '\\' | ',' | '"') || c.is_control() {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        let stem = stem.trim_start_matches('.');
+        let stem = file_stem(&r.name);
         let cg = r
             .cg()
             .with_context(|| format!("{}: record `{}`", dataset.display(), r.name))?;
