@@ -91,7 +91,7 @@ fn main() -> ExitCode {
     .unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(
             "internal error: {}",
-            commands::panic_message(&panic)
+            aiop_converter::load::panic_message(&panic)
         ))
     });
     match result {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod files;
 pub mod infer;
 pub mod ir;
+pub mod load;
 pub mod onnx;
 pub mod render;
 pub mod rewrite;

@@ -1,10 +1,12 @@
-//! Published results of NAS benchmarks as labels: NAS-Bench-201 cells with NATS-Bench 200-epoch
-//! test accuracies and the AnalogNAS-Bench CIFAR-10 columns (files of the labelled-data folder,
-//! `data/nb201/`).
+//! Published results of NAS benchmarks: NAS-Bench-201 cells with NATS-Bench 200-epoch test
+//! accuracies and the AnalogNAS-Bench CIFAR-10 columns as labels (files of the labelled-data
+//! folder, `data/nb201/`), and NASLib's zero-cost proxy scores of the same cells as ranking
+//! baselines (`data/naslib/`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use aiop_converter::files::{Limit, read_text_capped};
 use aiop_converter::{ConvertError, ConvertOptions, convert_onnx_bytes};
 
 use crate::Record;
@@ -66,4 +68,52 @@ pub fn nb201_record(
         .labels
         .extend(labels.get(&arch).into_iter().flatten().cloned());
     Ok(record)
+}
+
+/// Proxy name → (architecture string → score).
+pub type ProxyScores = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// Entries of each cell that are not zero-cost proxies: costs and the label itself.
+const NOT_PROXIES: [&str; 3] = ["flops", "params", "val_accuracy"];
+
+/// The zero-cost proxies (SNIP, GraSP, synflow, jacov, …, computed at initialisation on a
+/// minibatch) of `dataset` (`cifar10`, `cifar100` or `ImageNet16-120`) in NASLib's
+/// `zc_nasbench201.json`, keyed by the NAS-Bench-201 architecture string that names aiop's
+/// records.
+pub fn naslib_nb201_proxies(path: &Path, dataset: &str) -> Result<ProxyScores, LabelError> {
+    let invalid = |message: String| LabelError::Invalid {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = read_text_capped(path, Limit::Text.bytes()).map_err(|e| invalid(e.to_string()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let cells = json
+        .get("nasbench201")
+        .and_then(|space| space.get(dataset))
+        .and_then(|cells| cells.as_object())
+        .ok_or_else(|| invalid(format!("no `nasbench201.{dataset}` entry")))?;
+    let mut out = ProxyScores::new();
+    for (key, values) in cells {
+        let indices: Vec<usize> = key
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(',')
+            .filter_map(|v| v.trim().parse().ok())
+            .collect();
+        let Some(cell) = <[usize; 6]>::try_from(indices)
+            .ok()
+            .and_then(Cell::from_naslib)
+        else {
+            return Err(invalid(format!("`{key}` is not a NASLib cell")));
+        };
+        let arch = cell.to_string();
+        for (proxy, score) in values.as_object().into_iter().flatten() {
+            if let (false, Some(score)) = (NOT_PROXIES.contains(&proxy.as_str()), score.as_f64()) {
+                out.entry(proxy.clone())
+                    .or_default()
+                    .insert(arch.clone(), score);
+            }
+        }
+    }
+    Ok(out)
 }

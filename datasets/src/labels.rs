@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::Path;
 
-/// Why a label file could not be read.
+/// Why a label file (a zoo's or a benchmark's published results) could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
     #[error("{path}: {source}")]
@@ -22,6 +22,8 @@ pub enum LabelError {
     },
     #[error("{path}: no column `{column}`")]
     Column { path: String, column: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
     #[error("{path} row {row}: column `{column}` is `{value}`, not a finite number")]
     Value {
         path: String,

@@ -82,6 +82,34 @@ pub fn mae(predicted: &[f64], truth: &[f64]) -> f64 {
         / n as f64
 }
 
+/// How a ranking of labelled networks compares with their labels, beside the FLOPs baseline:
+/// what `aiop rank --labels` reports.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RankScores {
+    /// Labelled networks compared.
+    pub n: usize,
+    pub srcc: f64,
+    pub kendall: f64,
+    pub mae: f64,
+    /// Spearman's ρ of ranking by MACs.
+    pub flops_srcc: f64,
+}
+
+impl RankScores {
+    /// The scores of `(prediction, label, MACs)` triples.
+    pub fn of(labelled: &[(f64, f64, f64)]) -> RankScores {
+        let (pred, (truth, flops)): (Vec<f64>, (Vec<f64>, Vec<f64>)) =
+            labelled.iter().map(|&(p, t, f)| (p, (t, f))).unzip();
+        RankScores {
+            n: labelled.len(),
+            srcc: srcc(&pred, &truth),
+            kendall: kendall_tau(&pred, &truth),
+            mae: mae(&pred, &truth),
+            flops_srcc: srcc(&flops, &truth),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,28 @@ pub enum TrainSize {
     Count(usize),
 }
 
+/// Which records are held out for testing.
+#[derive(Clone, Debug)]
+pub enum Split {
+    /// A seeded random split ([`random`]).
+    Random { size: TrainSize, seed: u64 },
+    /// Leave-family-out: the records of these families are the test side, in file order.
+    Families(Vec<String>),
+}
+
+impl Split {
+    /// Indices of `(train, test)` of the records whose families are `families` (one per
+    /// record, in order).
+    pub fn apply(&self, families: &[&str]) -> (Vec<usize>, Vec<usize>) {
+        match self {
+            Split::Random { size, seed } => random(families.len(), *size, *seed),
+            Split::Families(test) => {
+                (0..families.len()).partition(|&i| !test.iter().any(|f| f == families[i]))
+            }
+        }
+    }
+}
+
 /// Indices of `(train, test)`: a seeded shuffle of `0..n` cut at the train size.
 pub fn random(n: usize, size: TrainSize, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut order: Vec<usize> = (0..n).collect();
@@ -37,6 +59,21 @@ pub fn random_test_mask(n: usize, size: TrainSize, seed: u64) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn family_splits_hold_out_whole_families_in_order() {
+        let families = ["resnet", "vgg", "resnet", "dla", "vgg"];
+        let split = Split::Families(vec!["vgg".into(), "dla".into()]);
+        assert_eq!(split.apply(&families), (vec![0, 2], vec![1, 3, 4]));
+        let random = Split::Random {
+            size: TrainSize::Count(2),
+            seed: 3,
+        };
+        assert_eq!(
+            random.apply(&families),
+            super::random(5, TrainSize::Count(2), 3)
+        );
+    }
 
     #[test]
     fn random_splits_are_seeded_and_complete() {

@@ -69,6 +69,8 @@ pub enum BundleError {
         expected: u32,
         expected_vocab: String,
     },
+    #[error("the predictor has no task `{task}` (it has: {known})")]
+    NoTask { task: String, known: String },
 }
 
 impl BundleMeta {
@@ -144,6 +146,24 @@ impl BundleMeta {
     /// The column of `task`.
     pub fn column(&self, task: &str) -> Option<usize> {
         self.tasks.iter().position(|t| t.task == task)
+    }
+
+    /// The columns to show: `task`'s, or the [`default_columns`](Self::default_columns).
+    pub fn columns(&self, task: Option<&str>) -> Result<Vec<usize>, BundleError> {
+        let Some(task) = task else {
+            return Ok(self.default_columns());
+        };
+        self.column(task)
+            .map(|i| vec![i])
+            .ok_or_else(|| BundleError::NoTask {
+                task: task.into(),
+                known: self
+                    .tasks
+                    .iter()
+                    .map(|t| t.task.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 }
 

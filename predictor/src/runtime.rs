@@ -57,6 +57,29 @@ pub struct Prediction {
     pub params: u64,
 }
 
+impl Prediction {
+    /// The rows of the model `file` (of `macs` and `params`) for the task `columns` of `meta`,
+    /// from its predicted `values` (one per task of `meta`).
+    pub fn rows(
+        meta: &BundleMeta,
+        file: &str,
+        (macs, params): (u64, u64),
+        values: &[f64],
+        columns: &[usize],
+    ) -> Vec<Prediction> {
+        columns
+            .iter()
+            .map(|&i| Prediction {
+                file: file.to_string(),
+                task: meta.tasks[i].task.clone(),
+                prediction: values[i],
+                macs,
+                params,
+            })
+            .collect()
+    }
+}
+
 enum Engine {
     #[cfg(feature = "tract")]
     Tract(tract::Model),

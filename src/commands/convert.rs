@@ -10,7 +10,6 @@ use std::time::Instant;
 use aiop_converter::cg::format;
 use aiop_converter::{Cg, ConvertOptions};
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::{EXIT_BAD_INPUT, ModelOptions, emit, encode_for, load_cg, workers, write_atomic};
@@ -94,6 +93,45 @@ struct Entry {
 }
 
 impl Entry {
+    /// The line printed above the progress bar when the model is done.
+    fn progress_line(&self) -> String {
+        match &self.error {
+            Some(error) => format!(" failed  {}  {error}", self.file),
+            None => format!(
+                "{:>7}  {}  {} nodes  {} MACs  {} params{}",
+                self.status,
+                self.file,
+                self.nodes,
+                self.macs,
+                self.params,
+                if self.unknown_shapes > 0 {
+                    format!("  ({} unknown shapes)", self.unknown_shapes)
+                } else {
+                    String::new()
+                }
+            ),
+        }
+    }
+
+    /// The entry of a worker's answer: its JSON line, or — when the worker died on the file —
+    /// a failure named `file()`, with what it left at `output` removed.
+    fn answered(
+        answer: &Result<String, String>,
+        file: impl Fn() -> String,
+        output: &Path,
+    ) -> Entry {
+        let parsed = answer
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|line| serde_json::from_str::<Entry>(line).map_err(|e| e.to_string()));
+        parsed.unwrap_or_else(|why| {
+            remove_leftovers(output);
+            let error =
+                format!("the converter process stopped on this file ({why}); nothing was written");
+            Entry::failed(file(), Some(error))
+        })
+    }
+
     /// A model that produced no CG (yet), with why.
     fn failed(file: String, error: Option<String>) -> Entry {
         Entry {
@@ -257,6 +295,33 @@ fn remove_leftovers(out: &Path) {
     }
 }
 
+/// The request lines of the workers: `[MODEL, OUTPUT]` as JSON, one per model (a name that
+/// is not UTF-8 arrives changed, is not found and fails alone).
+fn worker_requests(models: &[PathBuf], outputs: &[PathBuf]) -> Vec<String> {
+    models
+        .iter()
+        .zip(outputs)
+        .map(|(m, o)| {
+            serde_json::to_string(&[m.to_string_lossy(), o.to_string_lossy()]).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The last line of `aiop convert DIR`.
+fn batch_summary(entries: &[Entry], took: std::time::Duration, report: &Path) -> String {
+    let failed = entries.iter().filter(|e| e.status == "failed").count();
+    let partial = entries.iter().filter(|e| e.status == "partial").count();
+    format!(
+        "converted {} of {} models in {took:.1?} ({} complete, {} with unknown shapes, {} failed); report: {}\n",
+        entries.len() - failed,
+        entries.len(),
+        entries.len() - failed - partial,
+        partial,
+        failed,
+        report.display()
+    )
+}
+
 fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<ExitCode> {
     let models = find_models(&args.model)?;
     if models.is_empty() {
@@ -265,24 +330,14 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let _ = options; // the workers receive the same options as arguments
-    let bar = ProgressBar::new(models.len() as u64).with_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
-            .expect("valid template"),
-    );
+    let bar = super::progress_bar(models.len(), "{msg}");
     let ext = if args.format == Encoding::Json {
         "cg.json"
     } else {
         "cg"
     };
     let outputs = output_paths(&models, &args.model, out_dir, ext);
-    let requests: Vec<String> = models
-        .iter()
-        .zip(&outputs)
-        .map(|(m, o)| {
-            // a name that is not UTF-8 arrives changed, is not found and fails alone
-            serde_json::to_string(&[m.to_string_lossy(), o.to_string_lossy()]).unwrap_or_default()
-        })
-        .collect();
+    let requests = worker_requests(&models, &outputs);
     let rel = |i: usize| {
         models[i]
             .strip_prefix(&args.model)
@@ -294,18 +349,8 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let start = Instant::now();
-    let entry_of = |i: usize, answer: &Result<String, String>| -> Entry {
-        let parsed = answer
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|line| serde_json::from_str::<Entry>(line).map_err(|e| e.to_string()));
-        parsed.unwrap_or_else(|why| {
-            remove_leftovers(&outputs[i]);
-            let error =
-                format!("the converter process stopped on this file ({why}); nothing was written");
-            Entry::failed(rel(i), Some(error))
-        })
-    };
+    let entry_of =
+        |i: usize, answer: &Result<String, String>| Entry::answered(answer, || rel(i), &outputs[i]);
     let answers = workers::run(
         &worker_args(args),
         &requests,
@@ -315,22 +360,7 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
             let e = entry_of(i, answer);
             bar.inc(1);
             bar.set_message(e.file.clone());
-            bar.println(match &e.error {
-                Some(error) => format!(" failed  {}  {error}", e.file),
-                None => format!(
-                    "{:>7}  {}  {} nodes  {} MACs  {} params{}",
-                    e.status,
-                    e.file,
-                    e.nodes,
-                    e.macs,
-                    e.params,
-                    if e.unknown_shapes > 0 {
-                        format!("  ({} unknown shapes)", e.unknown_shapes)
-                    } else {
-                        String::new()
-                    }
-                ),
-            });
+            bar.println(e.progress_line());
         },
     );
     let entries: Vec<Entry> = answers
@@ -339,20 +369,10 @@ fn convert_dir(args: &Args, out_dir: &Path, options: &ConvertOptions) -> Result<
         .map(|(i, a)| entry_of(i, a))
         .collect();
     bar.finish_and_clear();
-    let failed = entries.iter().filter(|e| e.status == "failed").count();
-    let partial = entries.iter().filter(|e| e.status == "partial").count();
     let report = out_dir.join("report.json");
     write_atomic(&report, serde_json::to_string_pretty(&entries)?.as_bytes())?;
-    emit(&format!(
-        "converted {} of {} models in {:.1?} ({} complete, {} with unknown shapes, {} failed); report: {}\n",
-        entries.len() - failed,
-        entries.len(),
-        start.elapsed(),
-        entries.len() - failed - partial,
-        partial,
-        failed,
-        report.display()
-    ))?;
+    let failed = entries.iter().filter(|e| e.status == "failed").count();
+    emit(&batch_summary(&entries, start.elapsed(), &report))?;
     Ok(if failed > 0 {
         ExitCode::from(EXIT_BAD_INPUT)
     } else {

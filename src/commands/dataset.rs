@@ -11,7 +11,6 @@ use aiop_datasets::spaces::nb201::{Cell, Skeleton};
 use aiop_datasets::split::{self, TrainSize};
 use aiop_datasets::{Reader, Record, Writer, stats};
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use super::emit;
@@ -155,39 +154,7 @@ enum Source {
 /// Runs `aiop dataset`.
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
-        Command::Build {
-            source:
-                Source::Nb201 {
-                    output,
-                    data_dir,
-                    limit,
-                },
-        } => build_nb201(&output, &data_dir.unwrap_or_else(default_data_dir), limit),
-        Command::Build {
-            source:
-                Source::Models {
-                    dir,
-                    output,
-                    family,
-                    labels,
-                    data_dir,
-                    model_options,
-                },
-        } => {
-            let labels = labels
-                .map(|zoo| {
-                    let data = data_dir.unwrap_or_else(default_data_dir);
-                    zoo.read(&data).map(|table| (zoo, table))
-                })
-                .transpose()?;
-            build_models(
-                &dir,
-                &output,
-                family.as_deref(),
-                labels.as_ref(),
-                &model_options.to_options()?,
-            )
-        }
+        Command::Build { source } => build(source),
         Command::JoinLabels {
             dataset,
             csv,
@@ -228,6 +195,39 @@ pub fn run(args: Args) -> Result<ExitCode> {
             aiop_trainer::data::write_tensors(&samples, &output)?;
             eprintln!("{} graphs written to {}", samples.len(), output.display());
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `aiop dataset build`.
+fn build(source: Source) -> Result<ExitCode> {
+    match source {
+        Source::Nb201 {
+            output,
+            data_dir,
+            limit,
+        } => build_nb201(&output, &data_dir.unwrap_or_else(default_data_dir), limit),
+        Source::Models {
+            dir,
+            output,
+            family,
+            labels,
+            data_dir,
+            model_options,
+        } => {
+            let labels = labels
+                .map(|zoo| {
+                    let data = data_dir.unwrap_or_else(default_data_dir);
+                    zoo.read(&data).map(|table| (zoo, table))
+                })
+                .transpose()?;
+            build_models(
+                &dir,
+                &output,
+                family.as_deref(),
+                labels.as_ref(),
+                &model_options.to_options()?,
+            )
         }
     }
 }
@@ -294,12 +294,7 @@ fn build_nb201(output: &Path, data: &Path, limit: Option<usize>) -> Result<ExitC
     let start = Instant::now();
     let labels = benchmarks::nb201_labels(data)?;
     let cells: Vec<Cell> = Cell::all().take(limit.unwrap_or(usize::MAX)).collect();
-    let bar = ProgressBar::new(cells.len() as u64).with_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} cells ({per_sec}) {eta}",
-        )
-        .expect("valid template"),
-    );
+    let bar = super::progress_bar(cells.len(), "cells ({per_sec}) {eta}");
     let skeleton = Skeleton::default();
     let records: Vec<Record> = cells
         .par_iter()
@@ -340,12 +335,7 @@ fn build_models(
         bail!("no .onnx files under {}", dir.display());
     }
     let manifest = read_manifest(dir)?;
-    let bar = ProgressBar::new(models.len() as u64).with_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} models {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = super::progress_bar(models.len(), "models {msg}");
     let results: Vec<(PathBuf, Result<Record>)> = models
         .par_iter()
         .map(|path| {
@@ -376,21 +366,11 @@ fn build_models(
     let mut description = format!("models under {}", dir.display());
     let mut labelled = String::new();
     if let Some((zoo, _)) = labels {
-        let unlabelled: Vec<&str> = records
-            .iter()
-            .filter(|r| r.labels.is_empty())
-            .map(|r| r.name.as_str())
-            .collect();
-        if !unlabelled.is_empty() {
-            eprintln!(
-                "warning: no {} result for {} model(s): {}",
-                zoo.name(),
-                unlabelled.len(),
-                unlabelled.join(", ")
-            );
-        }
         description += &format!("; labels: {} ({})", zoo.name(), zoo.file());
-        labelled = format!(", {} labelled", records.len() - unlabelled.len());
+        labelled = format!(
+            ", {} labelled",
+            records.len() - warn_unlabelled(&records, *zoo)
+        );
     }
     write_dataset(output, &description, &records)?;
     emit(&format!(
@@ -401,6 +381,24 @@ fn build_models(
         start.elapsed()
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Warns of the records `zoo` has no result for; returns how many.
+fn warn_unlabelled(records: &[Record], zoo: Zoo) -> usize {
+    let unlabelled: Vec<&str> = records
+        .iter()
+        .filter(|r| r.labels.is_empty())
+        .map(|r| r.name.as_str())
+        .collect();
+    if !unlabelled.is_empty() {
+        eprintln!(
+            "warning: no {} result for {} model(s): {}",
+            zoo.name(),
+            unlabelled.len(),
+            unlabelled.join(", ")
+        );
+    }
+    unlabelled.len()
 }
 
 /// `aiop dataset join-labels`.

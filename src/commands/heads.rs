@@ -11,7 +11,6 @@ use aiop_datasets::{Record, Writer};
 use aiop_trainer::heads::experiment::{self, ExperimentConfig, ExperimentReport, Phase};
 use aiop_trainer::heads::synthetic::SyntheticSet;
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{emit, write_atomic};
 
@@ -120,10 +119,7 @@ fn quick_config() -> ExperimentConfig {
 fn run_experiment(cfg: &ExperimentConfig, output: &std::path::Path) -> Result<ExitCode> {
     std::fs::create_dir_all(output)
         .with_context(|| format!("cannot create {}", output.display()))?;
-    let bar = ProgressBar::new(1).with_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
-            .expect("valid template"),
-    );
+    let bar = super::progress_bar(1, "{msg}");
     let current: RefCell<Option<Phase>> = RefCell::new(None);
     let started = std::time::Instant::now();
     let progress = |phase: Phase, done: usize, total: usize| {

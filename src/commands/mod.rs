@@ -19,7 +19,7 @@ pub mod zoo;
 use std::path::{Path, PathBuf};
 
 use aiop_converter::cg::format;
-use aiop_converter::files;
+use aiop_converter::load::{self, LoadError};
 use aiop_converter::{Cg, ConvertError, ConvertOptions};
 use anyhow::{Context, Result};
 
@@ -123,6 +123,14 @@ impl ModelOptions {
 
 pub use aiop_converter::error::one_line;
 
+/// A progress bar of `len` steps: `{spinner} [elapsed] {bar} {pos}/{len}` then `what` (an
+/// indicatif template tail such as `models {msg}`).
+pub fn progress_bar(len: usize, what: &str) -> indicatif::ProgressBar {
+    let template = format!("{{spinner}} [{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {what}");
+    indicatif::ProgressBar::new(len as u64)
+        .with_style(indicatif::ProgressStyle::with_template(&template).expect("a valid template"))
+}
+
 /// Writes `text` to stdout; a closed pipe (`aiop inspect m.onnx | head`) is not an error.
 pub fn emit(text: &str) -> Result<()> {
     use std::io::Write;
@@ -133,53 +141,20 @@ pub fn emit(text: &str) -> Result<()> {
     }
 }
 
-/// A CG read from a file, made canonical if `--canonical` asked for it.
-fn canonical_if_asked(cg: Cg, options: &ConvertOptions) -> Cg {
-    if options.canonical {
-        aiop_converter::cg::canonicalize(&cg)
-    } else {
-        cg
-    }
-}
-
-/// Converts a model file, or reads a CG file (`.json` or binary) as is.
+/// Converts a model file, or reads a CG file (`.json` or binary) as is
+/// ([`aiop_converter::load`]), with the file named in the error.
 pub fn load_cg(path: &Path, options: &ConvertOptions) -> Result<Cg> {
-    let bad = |error| BadInput {
-        path: path.to_path_buf(),
-        error,
-    };
-    if path.is_file() {
-        let mut head = [0u8; 8];
-        let n = files::open_regular(path, true)
-            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-            .unwrap_or(0);
-        if format::is_binary_cg(&head[..n]) {
-            let bytes = files::read_capped(path, files::Limit::Cg.bytes())
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let cg = format::from_binary(&bytes).with_context(|| format!("{}", path.display()))?;
-            return Ok(canonical_if_asked(cg, options));
+    load::load_file(path, options).map_err(|error| match error {
+        LoadError::Read(e) => {
+            anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
         }
-        if path.extension().is_some_and(|e| e == "json") {
-            let text = files::read_text_capped(path, files::Limit::Cg.bytes())
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let cg = format::from_json(&text).with_context(|| format!("{}", path.display()))?;
-            return Ok(canonical_if_asked(cg, options));
+        LoadError::Format(e) => anyhow::Error::new(e).context(format!("{}", path.display())),
+        LoadError::Convert(error) => BadInput {
+            path: path.to_path_buf(),
+            error,
         }
-    }
-    let converted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        aiop_converter::convert_file(path, options)
-    }))
-    .unwrap_or_else(|panic| Err(ConvertError::Internal(panic_message(&panic))));
-    Ok(converted.map_err(bad)?)
-}
-
-/// The message of a caught panic.
-pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into())
+        .into(),
+    })
 }
 
 /// A temporary file in `path`'s folder (created if needed), to be [`persist`]ed over `path`.

@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aiop_datasets::rank::{kendall_tau, mae, srcc};
-use aiop_predictor::{Backend, BundleMeta, Prediction, RuntimePredictor, encode};
-use anyhow::{Context, Result, bail};
-use serde::Serialize;
+use aiop_datasets::rank::RankScores;
+use aiop_predictor::{Backend, Prediction, RuntimePredictor, encode};
+use anyhow::{Context, Result};
 
 use super::convert::find_models_and_cgs;
 use super::{ModelOptions, emit, load_cg};
@@ -147,40 +146,23 @@ fn predict_files(
     Ok(out)
 }
 
-/// The columns to show: `task`, or the predictor's default columns.
-fn columns(meta: &BundleMeta, task: Option<&str>) -> Result<Vec<usize>> {
-    let tasks = &meta.tasks;
-    match task {
-        Some(t) => match tasks.iter().position(|o| o.task == t) {
-            Some(i) => Ok(vec![i]),
-            None => {
-                let names: Vec<&str> = tasks.iter().map(|o| o.task.as_str()).collect();
-                bail!(
-                    "the predictor has no task `{t}` (it has: {})",
-                    names.join(", ")
-                )
-            }
-        },
-        None => Ok(meta.default_columns()),
-    }
-}
-
 /// Runs `aiop predict`.
 pub fn run_predict(args: PredictArgs) -> Result<ExitCode> {
     let predictor = args.predictor.load()?;
-    let shown = columns(&predictor.meta, args.task.as_deref())?;
+    let shown = predictor.meta.columns(args.task.as_deref())?;
     let mut failed = 0;
     let predicted = predict_files(&predictor, &args.models, &args.model_options, &mut failed)?;
     let rows: Vec<Prediction> = predicted
         .iter()
         .flat_map(|p| {
-            shown.iter().map(|&i| Prediction {
-                file: p.path.display().to_string(),
-                task: predictor.meta.tasks[i].task.clone(),
-                prediction: p.values[i],
-                macs: p.macs,
-                params: p.params,
-            })
+            let file = p.path.display().to_string();
+            Prediction::rows(
+                &predictor.meta,
+                &file,
+                (p.macs, p.params),
+                &p.values,
+                &shown,
+            )
         })
         .collect();
     if args.json {
@@ -235,16 +217,6 @@ pub struct RankArgs {
     model_options: ModelOptions,
 }
 
-/// Rank-quality scores against true values.
-#[derive(Serialize)]
-struct RankScores {
-    n: usize,
-    srcc: f64,
-    kendall: f64,
-    mae: f64,
-    flops_srcc: f64,
-}
-
 /// `name → value` from a labels CSV.
 fn read_labels(path: &Path) -> Result<HashMap<String, f64>> {
     let file = aiop_converter::files::open_capped(path, aiop_converter::files::Limit::Text.bytes())
@@ -258,7 +230,7 @@ fn read_labels(path: &Path) -> Result<HashMap<String, f64>> {
 /// Runs `aiop rank`.
 pub fn run_rank(args: RankArgs) -> Result<ExitCode> {
     let predictor = args.predictor.load()?;
-    let column = columns(&predictor.meta, Some(&args.task))?[0];
+    let column = predictor.meta.columns(Some(&args.task))?[0];
     let labels = args.labels.as_deref().map(read_labels).transpose()?;
     let mut files = Vec::new();
     for m in &args.models {
@@ -269,61 +241,85 @@ pub fn run_rank(args: RankArgs) -> Result<ExitCode> {
         }
     }
     let mut failed = 0;
-    let mut predicted = predict_files(&predictor, &files, &args.model_options, &mut failed)?;
-    predicted.sort_by(|a, b| b.values[column].total_cmp(&a.values[column]));
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
-    };
-    let truth = |p: &Predicted| labels.as_ref().and_then(|l| l.get(&stem(&p.path)).copied());
-    let labelled: Vec<(f64, f64, f64)> = predicted
-        .iter()
-        .filter_map(|p| Some((p.values[column], truth(p)?, p.macs as f64)))
-        .collect();
-    let scores = (labels.is_some()).then(|| {
-        let (pred, (truth, flops)): (Vec<f64>, (Vec<f64>, Vec<f64>)) =
-            labelled.iter().map(|&(p, t, f)| (p, (t, f))).unzip();
-        RankScores {
-            n: labelled.len(),
-            srcc: srcc(&pred, &truth),
-            kendall: kendall_tau(&pred, &truth),
-            mae: mae(&pred, &truth),
-            flops_srcc: srcc(&flops, &truth),
-        }
-    });
-    if args.json {
-        let ranking: Vec<serde_json::Value> = predicted
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                serde_json::json!({
-                    "rank": i + 1, "file": p.path.display().to_string(), "name": stem(&p.path),
-                    "prediction": p.values[column], "value": truth(p),
-                    "macs": p.macs, "params": p.params,
-                })
-            })
-            .collect();
-        let mut out = serde_json::json!({ "task": args.task, "ranking": ranking });
-        if let Some(s) = &scores {
-            for (k, v) in serde_json::to_value(s)?.as_object().into_iter().flatten() {
-                out[k] = v.clone();
+    let predicted = predict_files(&predictor, &files, &args.model_options, &mut failed)?;
+    let mut rows: Vec<Ranked> = predicted
+        .into_iter()
+        .map(|p| {
+            let name = p
+                .path
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            let truth = labels.as_ref().and_then(|l| l.get(&name).copied());
+            Ranked {
+                prediction: p.values[column],
+                name,
+                truth,
+                p,
             }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.prediction.total_cmp(&a.prediction));
+    let scores = labels.is_some().then(|| {
+        let labelled: Vec<(f64, f64, f64)> = rows
+            .iter()
+            .filter_map(|r| Some((r.prediction, r.truth?, r.p.macs as f64)))
+            .collect();
+        RankScores::of(&labelled)
+    });
+    let text = if args.json {
+        rank_json(&args.task, &rows, scores.as_ref())?
+    } else {
+        rank_text(&args.task, &rows, scores.as_ref())
+    };
+    emit(&text)?;
+    Ok(exit_status(failed))
+}
+
+/// One ranked model: its prediction for the ranked task, its name (the file stem, the key of
+/// the labels) and its label when there is one.
+struct Ranked {
+    p: Predicted,
+    name: String,
+    prediction: f64,
+    truth: Option<f64>,
+}
+
+/// `aiop rank --json`: the ranking, then the scores' fields when labels were given.
+fn rank_json(task: &str, rows: &[Ranked], scores: Option<&RankScores>) -> Result<String> {
+    let ranking: Vec<serde_json::Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            serde_json::json!({
+                "rank": i + 1, "file": r.p.path.display().to_string(), "name": r.name,
+                "prediction": r.prediction, "value": r.truth,
+                "macs": r.p.macs, "params": r.p.params,
+            })
+        })
+        .collect();
+    let mut out = serde_json::json!({ "task": task, "ranking": ranking });
+    if let Some(s) = scores {
+        for (k, v) in serde_json::to_value(s)?.as_object().into_iter().flatten() {
+            out[k] = v.clone();
         }
-        emit(&(serde_json::to_string_pretty(&out)? + "\n"))?;
-        return Ok(exit_status(failed));
     }
+    Ok(serde_json::to_string_pretty(&out)? + "\n")
+}
+
+/// `aiop rank`'s table, then the scores' line when labels were given.
+fn rank_text(task: &str, rows: &[Ranked], scores: Option<&RankScores>) -> String {
     let mut text = format!(
         "{:>4}  {:<40} {:>10} {:>10} {:>9}\n",
-        "rank", "model", &args.task, "true", "GMACs"
+        "rank", "model", task, "true", "GMACs"
     );
-    for (i, p) in predicted.iter().enumerate() {
+    for (i, r) in rows.iter().enumerate() {
         text += &format!(
             "{:>4}  {:<40} {:>10.2} {:>10} {:>9.3}\n",
             i + 1,
-            stem(&p.path),
-            p.values[column],
-            truth(p).map_or("–".into(), |t| format!("{t:.2}")),
-            p.macs as f64 / 1e9
+            r.name,
+            r.prediction,
+            r.truth.map_or("–".into(), |t| format!("{t:.2}")),
+            r.p.macs as f64 / 1e9
         );
     }
     if let Some(s) = scores {
@@ -332,8 +328,7 @@ pub fn run_rank(args: RankArgs) -> Result<ExitCode> {
             s.n, s.srcc, s.kendall, s.mae, s.flops_srcc
         );
     }
-    emit(&text)?;
-    Ok(exit_status(failed))
+    text
 }
 
 /// Arguments of `aiop predictor`.

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use aiop_datasets::split::{self, TrainSize};
+use aiop_datasets::split::{Split, TrainSize};
 use aiop_predictor::LabelScaling;
+use aiop_trainer::adaproxy::AdaProxyFit;
 use aiop_trainer::data::{self, Sample};
 use aiop_trainer::defaults;
 use aiop_trainer::eval::evaluate_beside;
@@ -14,7 +15,6 @@ use aiop_trainer::model::ModelConfig;
 use aiop_trainer::predictor::Predictor;
 use aiop_trainer::train::{Checkpoints, EpochReport, Hooks, TrainConfig, Validation};
 use anyhow::{Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::emit;
 use crate::plots;
@@ -136,50 +136,10 @@ pub fn run_finetune(args: StageArgs) -> Result<ExitCode> {
 
 fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
     let start = Instant::now();
-    let finetuning = matches!(stage, Stage::Finetune(_));
     let samples = data::load(&args.dataset, &args.task)?;
-    let (train_idx, mut test_idx) = if args.test_families.is_empty() {
-        let size = match (args.train_count, args.train_fraction) {
-            (Some(n), _) => TrainSize::Count(n),
-            (None, Some(f)) => TrainSize::Fraction(f),
-            (None, None) if finetuning => TrainSize::Count(defaults::TARGETS),
-            (None, None) => TrainSize::Fraction(0.8),
-        };
-        split::random(samples.len(), size, args.split_seed.unwrap_or(args.seed))
-    } else {
-        (0..samples.len()).partition(|&i| !args.test_families.contains(&samples[i].family))
-    };
-    test_idx.truncate(args.test_limit.unwrap_or(usize::MAX));
-    if train_idx.is_empty() {
-        bail!(
-            "no training records ({} with `{}`)",
-            samples.len(),
-            args.task
-        );
-    }
-    let train: Vec<&Sample> = train_idx.iter().map(|&i| &samples[i]).collect();
-    let test: Vec<&Sample> = test_idx.iter().map(|&i| &samples[i]).collect();
-    let pairs: Vec<(f64, f64)> = train.iter().map(|s| (s.label, s.gflops)).collect();
-    let scaling = match args.scaling {
-        Scaling::None => LabelScaling::IDENTITY,
-        Scaling::Standard => LabelScaling::fit(&pairs, false),
-        Scaling::Flops => LabelScaling::fit(&pairs, true),
-    };
-    let adaproxy = finetuning && matches!(args.method, Method::Adaproxy);
-    let stage_defaults = match stage {
-        Stage::Pretrain => defaults::PRETRAIN,
-        _ if adaproxy => defaults::ADAPROXY,
-        Stage::Finetune(_) => defaults::FINETUNE,
-        Stage::Adapt(_) => defaults::ADAPTER,
-    };
-    let epochs = args.epochs.unwrap_or(stage_defaults.epochs);
-    let config = TrainConfig {
-        epochs,
-        batch_size: args.batch_size.unwrap_or(stage_defaults.batch_size),
-        lr: args.lr.unwrap_or(stage_defaults.lr),
-        ..stage_defaults.config(args.seed)
-    };
-    let device = aiop_trainer::default_device();
+    let (train, test) = split_samples(&samples, &args, &stage)?;
+    let scaling = args.scaling.fit(&train);
+    let config = stage_config(&stage, &args);
     let output = match &stage {
         Stage::Pretrain => args.output.clone(),
         Stage::Adapt(dir) | Stage::Finetune(dir) => {
@@ -189,18 +149,13 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
     if args.resume && output.is_none() {
         bail!("--resume needs the output folder (-o) of the interrupted run");
     }
-    let bar = ProgressBar::new(epochs as u64).with_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} epoch {pos}/{len} {msg}",
-        )
-        .expect("valid template"),
-    );
+    let bar = super::progress_bar(config.epochs, "epochs {msg}");
     let mut history = Vec::new();
     let mut last_srcc = None;
     let validation_set = &test[..test.len().min(VALIDATION_LIMIT)];
     let hooks = Hooks {
         validation: (!validation_set.is_empty()).then(|| {
-            let every = args.validate_every.unwrap_or((epochs / 25).max(1));
+            let every = args.validate_every.unwrap_or((config.epochs / 25).max(1));
             Validation::srcc(validation_set, scaling, every)
         }),
         checkpoints: output.as_ref().map(|dir| Checkpoints {
@@ -216,34 +171,8 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
             history.push(r.clone());
         })),
     };
-    let mut adaproxy_fit = None;
-    let predictor = match stage {
-        Stage::Pretrain => {
-            Predictor::pretrain(
-                ModelConfig::default(),
-                &args.task,
-                &train,
-                scaling,
-                &config,
-                device,
-                hooks,
-            )?
-            .0
-        }
-        Stage::Adapt(dir) | Stage::Finetune(dir) => {
-            let mut p = Predictor::load(&dir, device)?;
-            if adaproxy {
-                drop(hooks);
-                adaproxy_fit =
-                    Some(p.adaproxy(&args.task, &train, scaling, &config, args.lambda)?);
-            } else if finetuning {
-                p.finetune(&args.task, &train, scaling, &config, hooks)?;
-            } else {
-                p.add_adapter(&args.task, &train, scaling, &config, hooks)?;
-            }
-            p
-        }
-    };
+    let device = aiop_trainer::default_device();
+    let (predictor, adaproxy_fit) = fit(stage, &args, &train, scaling, &config, device, hooks)?;
     bar.finish_and_clear();
     let predicted = predictor.predict(&test);
     let scores = (!test.is_empty()).then(|| evaluate_beside(&predicted, &test, &train));
@@ -251,44 +180,187 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
         predictor.save(dir)?;
         write_run_files(dir, &args.task, &history, &test, &predicted)?;
     }
-    let epoch_seconds: Vec<f64> = history.iter().map(|r| r.seconds).collect();
-    if args.json {
-        let out = serde_json::json!({
-            "task": args.task, "train": train.len(), "test": test.len(),
-            "seconds": start.elapsed().as_secs_f64(), "device": format!("{device:?}"),
-            "scores": scores, "adaproxy": adaproxy_fit, "history": history,
-        });
-        emit(&(serde_json::to_string_pretty(&out)? + "\n"))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mean_epoch = epoch_seconds.iter().sum::<f64>() / epoch_seconds.len().max(1) as f64;
-    let mut text = format!(
-        "{}: trained on {} records of `{}` ({} epochs, {:.2} s each, {device:?}) in {:.1?}\n",
-        args.dataset.display(),
-        train.len(),
-        args.task,
-        epochs,
-        mean_epoch,
-        start.elapsed()
-    );
-    if let Some(s) = scores {
-        text += &format!(
-            "test ({} records): SRCC {:.4}  Kendall {:.4}  MAE {:.3}  | FLOPs SRCC {:.4}  params SRCC {:.4}",
-            s.count, s.srcc, s.kendall, s.mae, s.flops_srcc, s.params_srcc
-        );
-        if let (Some(srcc), Some(mae)) = (s.stats_srcc, s.stats_mae) {
-            text += &format!("  graph-statistics regressor SRCC {srcc:.4} MAE {mae:.3}");
-        }
-        text += "\n";
-    }
-    if let Some(dir) = &output {
-        text += &format!(
-            "saved to {} (with history.csv, training.svg, test-scatter.svg)\n",
-            dir.display()
-        );
-    }
-    emit(&text)?;
+    let summary = RunSummary {
+        train: train.len(),
+        test: test.len(),
+        epochs: config.epochs,
+        seconds: start.elapsed().as_secs_f64(),
+        device,
+        scores,
+    };
+    emit(&if args.json {
+        summary.json(&args.task, adaproxy_fit.as_ref(), &history)?
+    } else {
+        summary.text(&args, &history, output.as_deref())
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+impl Scaling {
+    /// The label scaling fitted to the training records.
+    fn fit(self, train: &[&Sample]) -> LabelScaling {
+        let pairs: Vec<(f64, f64)> = train.iter().map(|s| (s.label, s.gflops)).collect();
+        match self {
+            Scaling::None => LabelScaling::IDENTITY,
+            Scaling::Standard => LabelScaling::fit(&pairs, false),
+            Scaling::Flops => LabelScaling::fit(&pairs, true),
+        }
+    }
+}
+
+/// The training and test records: the families of `--test-families` held out, else a seeded
+/// random split (80 % for training; 20 records when fine-tuning), the test side cut to
+/// `--test-limit`.
+fn split_samples<'a>(
+    samples: &'a [Sample],
+    args: &FitArgs,
+    stage: &Stage,
+) -> Result<(Vec<&'a Sample>, Vec<&'a Sample>)> {
+    let rule = if args.test_families.is_empty() {
+        let size = match (args.train_count, args.train_fraction) {
+            (Some(n), _) => TrainSize::Count(n),
+            (None, Some(f)) => TrainSize::Fraction(f),
+            (None, None) if matches!(stage, Stage::Finetune(_)) => {
+                TrainSize::Count(defaults::TARGETS)
+            }
+            (None, None) => TrainSize::Fraction(0.8),
+        };
+        Split::Random {
+            size,
+            seed: args.split_seed.unwrap_or(args.seed),
+        }
+    } else {
+        Split::Families(args.test_families.clone())
+    };
+    let families: Vec<&str> = samples.iter().map(|s| s.family.as_str()).collect();
+    let (train_idx, mut test_idx) = rule.apply(&families);
+    test_idx.truncate(args.test_limit.unwrap_or(usize::MAX));
+    if train_idx.is_empty() {
+        bail!(
+            "no training records ({} with `{}`)",
+            samples.len(),
+            args.task
+        );
+    }
+    let pick = |idx: Vec<usize>| idx.into_iter().map(|i| &samples[i]).collect();
+    Ok((pick(train_idx), pick(test_idx)))
+}
+
+/// Whether this run is AdaProxy's fine-tuning.
+fn is_adaproxy(stage: &Stage, args: &FitArgs) -> bool {
+    matches!(stage, Stage::Finetune(_)) && matches!(args.method, Method::Adaproxy)
+}
+
+/// The stage's training settings (`aiop_trainer::defaults`), overridden by the flags given.
+fn stage_config(stage: &Stage, args: &FitArgs) -> TrainConfig {
+    let stage_defaults = match stage {
+        Stage::Pretrain => defaults::PRETRAIN,
+        _ if is_adaproxy(stage, args) => defaults::ADAPROXY,
+        Stage::Finetune(_) => defaults::FINETUNE,
+        Stage::Adapt(_) => defaults::ADAPTER,
+    };
+    TrainConfig {
+        epochs: args.epochs.unwrap_or(stage_defaults.epochs),
+        batch_size: args.batch_size.unwrap_or(stage_defaults.batch_size),
+        lr: args.lr.unwrap_or(stage_defaults.lr),
+        ..stage_defaults.config(args.seed)
+    }
+}
+
+/// Trains the stage: a new predictor, or the saved one with an adapter added, fine-tuned, or
+/// rescaled by AdaProxy (whose fit is returned too).
+fn fit(
+    stage: Stage,
+    args: &FitArgs,
+    train: &[&Sample],
+    scaling: LabelScaling,
+    config: &TrainConfig,
+    device: aiop_trainer::Device,
+    hooks: Hooks,
+) -> Result<(Predictor, Option<AdaProxyFit>)> {
+    let adaproxy = is_adaproxy(&stage, args);
+    let finetuning = matches!(stage, Stage::Finetune(_));
+    let task = &args.task;
+    Ok(match stage {
+        Stage::Pretrain => {
+            let model = ModelConfig::default();
+            let p = Predictor::pretrain(model, task, train, scaling, config, device, hooks)?;
+            (p.0, None)
+        }
+        Stage::Adapt(dir) | Stage::Finetune(dir) => {
+            let mut p = Predictor::load(&dir, device)?;
+            let mut fitted = None;
+            if adaproxy {
+                drop(hooks);
+                fitted = Some(p.adaproxy(task, train, scaling, config, args.lambda)?);
+            } else if finetuning {
+                p.finetune(task, train, scaling, config, hooks)?;
+            } else {
+                p.add_adapter(task, train, scaling, config, hooks)?;
+            }
+            (p, fitted)
+        }
+    })
+}
+
+/// What a finished run reports.
+struct RunSummary {
+    train: usize,
+    test: usize,
+    epochs: usize,
+    seconds: f64,
+    device: aiop_trainer::Device,
+    scores: Option<aiop_trainer::eval::Evaluation>,
+}
+
+impl RunSummary {
+    /// What `aiop train --json` prints.
+    fn json(
+        &self,
+        task: &str,
+        adaproxy: Option<&AdaProxyFit>,
+        history: &[EpochReport],
+    ) -> Result<String> {
+        let out = serde_json::json!({
+            "task": task, "train": self.train, "test": self.test,
+            "seconds": self.seconds, "device": format!("{:?}", self.device),
+            "scores": self.scores, "adaproxy": adaproxy, "history": history,
+        });
+        Ok(serde_json::to_string_pretty(&out)? + "\n")
+    }
+
+    /// The lines `aiop train` prints.
+    fn text(&self, args: &FitArgs, history: &[EpochReport], output: Option<&Path>) -> String {
+        let seconds: Vec<f64> = history.iter().map(|r| r.seconds).collect();
+        let mean_epoch = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
+        let mut text = format!(
+            "{}: trained on {} records of `{}` ({} epochs, {:.2} s each, {:?}) in {:.1?}\n",
+            args.dataset.display(),
+            self.train,
+            args.task,
+            self.epochs,
+            mean_epoch,
+            self.device,
+            std::time::Duration::from_secs_f64(self.seconds)
+        );
+        if let Some(s) = &self.scores {
+            text += &format!(
+                "test ({} records): SRCC {:.4}  Kendall {:.4}  MAE {:.3}  | FLOPs SRCC {:.4}  params SRCC {:.4}",
+                s.count, s.srcc, s.kendall, s.mae, s.flops_srcc, s.params_srcc
+            );
+            if let (Some(srcc), Some(mae)) = (s.stats_srcc, s.stats_mae) {
+                text += &format!("  graph-statistics regressor SRCC {srcc:.4} MAE {mae:.3}");
+            }
+            text += "\n";
+        }
+        if let Some(dir) = output {
+            text += &format!(
+                "saved to {} (with history.csv, training.svg, test-scatter.svg)\n",
+                dir.display()
+            );
+        }
+        text
+    }
 }
 
 /// Held-out records scored during training (for the progress bar and the curves).

@@ -15,8 +15,8 @@
 //! - [`transfer`]: zero-shot and k-sample fine-tuned transfer to a new task;
 //! - [`protocol`]: whole evaluation protocols (TOML) with every baseline, as in the paper;
 //! - [`leave_family_out`]: each family held out in turn, beside the FLOPs and
-//!   graph-statistics baselines;
-//! - [`proxies`]: NASLib's zero-cost proxies as baselines;
+//!   graph-statistics baselines (NASLib's zero-cost proxies, read by
+//!   `aiop_datasets::benchmarks`, are baselines of the NB-201 protocols);
 //! - [`heads`]: synthetic scenes, heatmap targets and task metrics for the shared task heads.
 
 pub mod adaproxy;
@@ -33,7 +33,6 @@ pub mod model;
 pub mod optim;
 pub mod predictor;
 pub mod protocol;
-pub mod proxies;
 pub mod stats_regressor;
 pub mod train;
 pub mod transfer;
@@ -47,6 +46,8 @@ pub enum TrainError {
     Torch(#[from] tch::TchError),
     #[error("{0}")]
     Dataset(#[from] aiop_datasets::DatasetError),
+    #[error("{0}")]
+    Labels(#[from] aiop_datasets::labels::LabelError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]

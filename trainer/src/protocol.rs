@@ -45,9 +45,9 @@ use crate::defaults;
 use crate::eval::{Evaluation, baselines, evaluate};
 use crate::model::ModelConfig;
 use crate::predictor::Predictor;
-use crate::proxies::{ProxyScores, read_naslib_nb201};
 use crate::train::{Hooks, TrainConfig};
 use crate::transfer::draw_targets;
+use aiop_datasets::benchmarks::{ProxyScores, naslib_nb201_proxies};
 
 /// Targets with fewer test networks than this (after the `k` labelled ones) are not scored.
 pub const MIN_TEST: usize = 10;
@@ -317,7 +317,7 @@ pub fn run(
         let (flops_srcc, params_srcc) = baselines(&test_refs);
         let proxies = match &spec.proxies {
             Some(p) => proxy_srcc(
-                &read_naslib_nb201(&base.join(&p.naslib), &p.dataset)?,
+                &naslib_nb201_proxies(&base.join(&p.naslib), &p.dataset)?,
                 &test,
             ),
             None => BTreeMap::new(),

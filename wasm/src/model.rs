@@ -4,8 +4,9 @@
 
 use aiop_converter::cg::format;
 use aiop_converter::cg::summary::summarize;
+use aiop_converter::load::load_bytes;
 use aiop_converter::render::{RenderOptions, to_svg};
-use aiop_converter::{Cg, ConvertError, ConvertOptions, convert_onnx_bytes, convert_tf_bytes};
+use aiop_converter::{Cg, ConvertOptions};
 use aiop_predictor::{Prediction, RuntimePredictor, encode};
 
 /// A converted model.
@@ -18,27 +19,10 @@ impl Converted {
     /// Converts the bytes of an ONNX file, a frozen TensorFlow graph (`.pb`) or a CG file
     /// written by `aiop convert`, named `name`, with the CLI's default options (batch 1, 224×224 for open spatial dims).
     pub fn new(bytes: Vec<u8>, name: &str) -> Result<Converted, String> {
-        let fail = |e: &dyn std::fmt::Display| format!("{name}: {e}");
-        let cg = if format::is_binary_cg(&bytes) {
-            format::from_binary(&bytes).map_err(|e| fail(&e))?
-        } else if name.ends_with(".json") {
-            let text = std::str::from_utf8(&bytes).map_err(|e| fail(&e))?;
-            format::from_json(text).map_err(|e| fail(&e))?
-        } else {
-            // the converter reports bad files as errors; a panic would be a bug. Natively it is
-            // caught here; in WASM (panic = abort) it traps, and the page restarts its worker
-            // (wasm/www/app.js)
-            let options = ConvertOptions::default();
-            std::panic::catch_unwind(|| {
-                if name.to_ascii_lowercase().ends_with(".pb") {
-                    convert_tf_bytes(&bytes, name, &options)
-                } else {
-                    convert_onnx_bytes(bytes.into(), name, &options)
-                }
-            })
-            .unwrap_or_else(|_| Err(ConvertError::Internal("the converter panicked".into())))
-            .map_err(|e| fail(&e))?
-        };
+        // a converter panic is caught natively; in WASM (panic = abort) it traps, and the page
+        // restarts its worker (wasm/www/app.js)
+        let cg = load_bytes(bytes, name, &ConvertOptions::default())
+            .map_err(|e| format!("{name}: {e}"))?;
         Ok(Converted {
             name: name.to_string(),
             cg,
@@ -68,18 +52,15 @@ impl Converted {
             .predict(&[&graph], &[gflops])
             .map_err(|e| format!("{}: {e}", self.name))?;
         let row = values.into_iter().next().unwrap_or_default();
-        Ok(predictor
-            .meta
-            .default_columns()
-            .into_iter()
-            .map(|i| Prediction {
-                file: self.name.clone(),
-                task: predictor.meta.tasks[i].task.clone(),
-                prediction: row[i],
-                macs: self.cg.macs(),
-                params: self.cg.params(),
-            })
-            .collect())
+        let meta = &predictor.meta;
+        let costs = (self.cg.macs(), self.cg.params());
+        Ok(Prediction::rows(
+            meta,
+            &self.name,
+            costs,
+            &row,
+            &meta.default_columns(),
+        ))
     }
 }
 
