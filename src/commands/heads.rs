@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use aiop_converter::files::Limit;
 use aiop_datasets::{Record, Writer};
-use aiop_trainer::heads::experiment::{self, ExperimentConfig, ExperimentReport, Phase};
-use aiop_trainer::heads::synthetic::SyntheticSet;
+use aiop_heads::experiment::{self, ExperimentConfig, ExperimentReport, Phase};
+use aiop_heads::synthetic::SyntheticSet;
 use anyhow::{Context, Result};
 
 use super::{emit, write_atomic};

@@ -17,7 +17,6 @@
 //! - [`leave_family_out`]: each family held out in turn, beside the FLOPs and
 //!   graph-statistics baselines (NASLib's zero-cost proxies, read by
 //!   `aiop_datasets::benchmarks`, are baselines of the NB-201 protocols);
-//! - [`heads`]: synthetic scenes, heatmap targets and task metrics for the shared task heads.
 
 pub mod adaproxy;
 pub mod average;
@@ -27,7 +26,6 @@ pub mod data;
 pub mod defaults;
 pub mod eval;
 pub mod export;
-pub mod heads;
 pub mod leave_family_out;
 pub mod model;
 pub mod optim;

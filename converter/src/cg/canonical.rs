@@ -540,7 +540,12 @@ impl Fold {
 
     /// Rewrites the kept node: a layer with a bias, a batch norm, or the node as it was.
     fn apply(&self, node: &mut CgNode) {
-        let outputs = u64::try_from(node.output_shape.iter().product::<i64>()).unwrap_or(0);
+        // a CG file may hold any shape: negative dims count nothing, huge ones saturate
+        let outputs = node
+            .output_shape
+            .iter()
+            .try_fold(1u64, |n, &d| Some(n.saturating_mul(u64::try_from(d).ok()?)))
+            .unwrap_or(0);
         if self.into_layer {
             if self.shift && !node.bias {
                 node.bias = true;

@@ -5,7 +5,7 @@
 //! [`super::synthetic::SyntheticSet`] it is the main object's diameter `2r`
 //! ([`super::synthetic::SyntheticSet::scales`]), the same for every shape of that size.
 
-use crate::TrainError;
+use crate::HeadsError;
 
 /// The per-keypoint constant `k` of OKS (COCO's `2σ`), the same for every joint: 0.1, close
 /// to COCO's values for the body's larger joints (0.07–0.107 for shoulders to ankles).
@@ -15,20 +15,20 @@ pub const OKS_THRESHOLDS: [f64; 10] = [0.50, 0.55, 0.60, 0.65, 0.70, 0.75, 0.80,
 /// Largest class count a [`Confusion`] accepts.
 pub const MAX_CLASSES: usize = 4096;
 
-fn same_length(what: &str, a: usize, b: usize) -> Result<(), TrainError> {
+fn same_length(what: &str, a: usize, b: usize) -> Result<(), HeadsError> {
     if a != b {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "{what}: {a} predictions for {b} labels"
         )));
     }
     if a == 0 {
-        return Err(TrainError::Invalid(format!("{what}: nothing to evaluate")));
+        return Err(HeadsError::Invalid(format!("{what}: nothing to evaluate")));
     }
     Ok(())
 }
 
 /// Fraction of predictions equal to their label.
-pub fn top1_accuracy(pred: &[i64], truth: &[i64]) -> Result<f64, TrainError> {
+pub fn top1_accuracy(pred: &[i64], truth: &[i64]) -> Result<f64, HeadsError> {
     same_length("top-1 accuracy", pred.len(), truth.len())?;
     let hits = pred.iter().zip(truth).filter(|(p, t)| p == t).count();
     Ok(hits as f64 / truth.len() as f64)
@@ -46,9 +46,9 @@ pub struct Confusion {
 
 impl Confusion {
     /// An empty matrix for `classes` labels (1 to [`MAX_CLASSES`]).
-    pub fn new(classes: usize) -> Result<Confusion, TrainError> {
+    pub fn new(classes: usize) -> Result<Confusion, HeadsError> {
         if !(1..=MAX_CLASSES).contains(&classes) {
-            return Err(TrainError::Invalid(format!(
+            return Err(HeadsError::Invalid(format!(
                 "{classes} segmentation classes is outside 1..={MAX_CLASSES}"
             )));
         }
@@ -64,9 +64,9 @@ impl Confusion {
     }
 
     /// Adds predictions and labels of the same pixels.
-    pub fn add(&mut self, pred: &[i64], truth: &[i64]) -> Result<(), TrainError> {
+    pub fn add(&mut self, pred: &[i64], truth: &[i64]) -> Result<(), HeadsError> {
         if pred.len() != truth.len() {
-            return Err(TrainError::Invalid(format!(
+            return Err(HeadsError::Invalid(format!(
                 "confusion matrix: {} predictions for {} labels",
                 pred.len(),
                 truth.len()
@@ -115,12 +115,12 @@ impl Confusion {
 
 /// Mean IoU of a whole set: one confusion matrix over all pixels, averaged over the classes
 /// that appear in the predictions or labels (see [`Confusion`] for out-of-range values).
-pub fn mean_iou(pred: &[i64], truth: &[i64], classes: usize) -> Result<f64, TrainError> {
+pub fn mean_iou(pred: &[i64], truth: &[i64], classes: usize) -> Result<f64, HeadsError> {
     let mut confusion = Confusion::new(classes)?;
     confusion.add(pred, truth)?;
     confusion
         .mean_iou()
-        .ok_or_else(|| TrainError::Invalid("mean IoU: no pixel has a label in range".into()))
+        .ok_or_else(|| HeadsError::Invalid("mean IoU: no pixel has a label in range".into()))
 }
 
 /// Checks `[n, joints, 2]` predictions and labels against `n` scales; returns `n`.
@@ -129,18 +129,18 @@ fn check_keypoints(
     truth: &[f32],
     scales: &[f32],
     joints: usize,
-) -> Result<usize, TrainError> {
+) -> Result<usize, HeadsError> {
     same_length("keypoints", pred.len(), truth.len())?;
     let n = scales.len();
     let coordinates = joints.checked_mul(2).and_then(|c| c.checked_mul(n));
     if joints == 0 || coordinates != Some(truth.len()) {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "{} keypoint coordinates are not {n} instances of {joints} joints",
             truth.len()
         )));
     }
     if let Some(s) = scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "object scale {s} is not positive"
         )));
     }
@@ -162,10 +162,10 @@ fn squared_distances<'a>(pred: &'a [f32], truth: &'a [f32]) -> impl Iterator<Ite
 
 /// Object keypoint similarity of one instance (`[J, 2]` predictions and labels, all joints
 /// visible): the mean over joints of `exp(−d² / (2·s²·k²))` with `s²` = `scale²`.
-pub fn oks(pred: &[f32], truth: &[f32], scale: f32, k: f64) -> Result<f64, TrainError> {
+pub fn oks(pred: &[f32], truth: &[f32], scale: f32, k: f64) -> Result<f64, HeadsError> {
     check_keypoints(pred, truth, &[scale], truth.len() / 2)?;
     if !(k.is_finite() && k > 0.0) {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "OKS constant {k} is not positive"
         )));
     }
@@ -185,7 +185,7 @@ pub fn keypoint_ap(
     truth: &[f32],
     scales: &[f32],
     joints: usize,
-) -> Result<f64, TrainError> {
+) -> Result<f64, HeadsError> {
     let n = check_keypoints(pred, truth, scales, joints)?;
     let step = joints * 2;
     let similarities = (0..n)
@@ -197,7 +197,7 @@ pub fn keypoint_ap(
                 OKS_K,
             )
         })
-        .collect::<Result<Vec<f64>, TrainError>>()?;
+        .collect::<Result<Vec<f64>, HeadsError>>()?;
     let per_threshold = OKS_THRESHOLDS
         .iter()
         .map(|&t| similarities.iter().filter(|&&s| s >= t).count() as f64 / n as f64);
@@ -211,10 +211,10 @@ pub fn pck(
     scales: &[f32],
     joints: usize,
     alpha: f64,
-) -> Result<f64, TrainError> {
+) -> Result<f64, HeadsError> {
     let n = check_keypoints(pred, truth, scales, joints)?;
     if !(alpha.is_finite() && alpha > 0.0) {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "PCK threshold {alpha} is not positive"
         )));
     }

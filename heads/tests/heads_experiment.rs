@@ -2,7 +2,7 @@
 //! random generator is global to the process, so tests running beside it would change the
 //! draws that make two runs identical.
 
-use aiop_trainer::heads::experiment::{self, ExperimentConfig};
+use aiop_heads::experiment::{self, ExperimentConfig};
 use tch::Device;
 
 #[test]

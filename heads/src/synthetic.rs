@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use tch::{Device, Tensor};
 
-use crate::TrainError;
+use crate::HeadsError;
 
 /// Number of classes: the kinds of [`Shape`].
 pub const CLASSES: usize = 8;
@@ -205,7 +205,7 @@ pub struct SceneTensors {
 impl SyntheticSet {
     /// Generates `count` scenes of `size` × `size` pixels from `seed`, in parallel (rayon).
     /// Fails for `size` outside `MIN_SIZE..=MAX_SIZE` or a set larger than [`MAX_BYTES`].
-    pub fn generate(seed: u64, count: usize, size: usize) -> Result<SyntheticSet, TrainError> {
+    pub fn generate(seed: u64, count: usize, size: usize) -> Result<SyntheticSet, HeadsError> {
         Self::generate_range(seed, 0..count as u64, size)
     }
 
@@ -215,11 +215,11 @@ impl SyntheticSet {
         seed: u64,
         indices: Range<u64>,
         size: usize,
-    ) -> Result<SyntheticSet, TrainError> {
+    ) -> Result<SyntheticSet, HeadsError> {
         let count = indices.end.saturating_sub(indices.start);
         let count = usize::try_from(count).unwrap_or(usize::MAX);
         if !(MIN_SIZE..=MAX_SIZE).contains(&size) {
-            return Err(TrainError::Invalid(format!(
+            return Err(HeadsError::Invalid(format!(
                 "synthetic image size {size} is outside {MIN_SIZE}..={MAX_SIZE}"
             )));
         }
@@ -228,7 +228,7 @@ impl SyntheticSet {
         match count.checked_mul(per_image) {
             Some(bytes) if bytes <= MAX_BYTES => {}
             _ => {
-                return Err(TrainError::Invalid(format!(
+                return Err(HeadsError::Invalid(format!(
                     "{count} synthetic images of {size}×{size} take more than {MAX_BYTES} bytes"
                 )));
             }
@@ -259,7 +259,7 @@ impl SyntheticSet {
 
     /// Checks that the fields agree (the size is in range and every buffer holds
     /// [`SyntheticSet::len`] items); sets from [`SyntheticSet::generate`] always do.
-    pub fn validate(&self) -> Result<(), TrainError> {
+    pub fn validate(&self) -> Result<(), HeadsError> {
         let n = self.len();
         // in range, the size cannot overflow what follows
         let pixels = self.size.min(MAX_SIZE).pow(2);
@@ -271,7 +271,7 @@ impl SyntheticSet {
         if consistent {
             Ok(())
         } else {
-            Err(TrainError::Invalid(format!(
+            Err(HeadsError::Invalid(format!(
                 "inconsistent synthetic set: size {}, {n} classes, {} image values, {} mask \
                  values, {} keypoint values, {} radii",
                 self.size,
@@ -325,10 +325,10 @@ impl SyntheticSet {
         &self,
         range: Range<usize>,
         device: Device,
-    ) -> Result<SceneTensors, TrainError> {
+    ) -> Result<SceneTensors, HeadsError> {
         self.validate()?;
         if range.start > range.end || range.end > self.len() {
-            return Err(TrainError::Invalid(format!(
+            return Err(HeadsError::Invalid(format!(
                 "range {range:?} is not within the {} synthetic images",
                 self.len()
             )));
@@ -358,7 +358,7 @@ impl SyntheticSet {
     /// Writes the first `count` images (at most all of them, and [`MAX_PREVIEW`]) as a binary PPM (`P6`) picture:
     /// one column per image, the image above its mask (coloured by class), both magnified and
     /// marked with the keypoints (centre white, head red, right green, left blue, tail yellow).
-    pub fn write_preview(&self, path: impl AsRef<Path>, count: usize) -> Result<(), TrainError> {
+    pub fn write_preview(&self, path: impl AsRef<Path>, count: usize) -> Result<(), HeadsError> {
         let (width, height, rgb) = self.preview(count)?;
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
         write!(file, "P6\n{width} {height}\n255\n")?;
@@ -368,11 +368,11 @@ impl SyntheticSet {
     }
 
     /// The picture of [`SyntheticSet::write_preview`] as `(width, height, RGB bytes)`.
-    pub fn preview(&self, count: usize) -> Result<(usize, usize, Vec<u8>), TrainError> {
+    pub fn preview(&self, count: usize) -> Result<(usize, usize, Vec<u8>), HeadsError> {
         self.validate()?;
         let count = count.min(self.len()).min(MAX_PREVIEW);
         if count == 0 {
-            return Err(TrainError::Invalid("no synthetic images to preview".into()));
+            return Err(HeadsError::Invalid("no synthetic images to preview".into()));
         }
         let s = self.size;
         let zoom = (192 / s).max(1);

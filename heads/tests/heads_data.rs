@@ -1,12 +1,12 @@
 //! The synthetic scenes of `heads::synthetic` against their contract: determinism, balance,
 //! masks and keypoints that agree with the drawn objects, and the metrics on them.
 
-use aiop_trainer::Device;
-use aiop_trainer::heads::metrics::{keypoint_ap, mean_iou, pck, top1_accuracy};
-use aiop_trainer::heads::synthetic::{
+use aiop_heads::Device;
+use aiop_heads::metrics::{keypoint_ap, mean_iou, pck, top1_accuracy};
+use aiop_heads::synthetic::{
     CLASSES, JOINTS, MARKER_DISTANCE, MARKER_MIN_RADIUS, MARKER_RADIUS, Shape, SyntheticSet,
 };
-use aiop_trainer::heads::targets::{argmax_keypoints, heatmaps};
+use aiop_heads::targets::{argmax_keypoints, heatmaps};
 use tch::Tensor;
 
 const S: usize = 64;

@@ -1,12 +1,12 @@
 //! Generates synthetic head-training scenes, prints the generation speed, and writes a
 //! preview (binary PPM) of the first few images above their masks, with keypoints.
 //!
-//! `cargo run --release --locked -p aiop-trainer --example heads_preview -- OUT.ppm [COUNT]
+//! `cargo run --release --locked -p aiop-heads --example heads_preview -- OUT.ppm [COUNT]
 //! [SIZE] [SEED]` (defaults: 20000 images of 64 px, seed 0; the preview shows 8).
 
 use std::time::Instant;
 
-use aiop_trainer::heads::synthetic::SyntheticSet;
+use aiop_heads::synthetic::SyntheticSet;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -10,7 +10,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::TrainError;
+use crate::HeadsError;
 
 /// Largest number of heatmap values [`heatmaps`] builds (2³⁰ f32, 4 GiB).
 pub const MAX_VALUES: usize = 1 << 30;
@@ -26,22 +26,22 @@ pub fn cell_to_pixel(cell: f64, stride: f64) -> f64 {
 }
 
 /// The number of values of `maps` heatmaps of `out_size`, if at most [`MAX_VALUES`].
-fn heatmap_values(maps: usize, (h, w): (usize, usize)) -> Result<usize, TrainError> {
+fn heatmap_values(maps: usize, (h, w): (usize, usize)) -> Result<usize, HeadsError> {
     h.checked_mul(w)
         .filter(|&cells| cells <= MAX_VALUES)
         .and_then(|cells| cells.checked_mul(maps))
         .filter(|&v| v <= MAX_VALUES)
-        .ok_or_else(|| TrainError::Invalid(format!("{maps} heatmaps of {h}×{w} are too many")))
+        .ok_or_else(|| HeadsError::Invalid(format!("{maps} heatmaps of {h}×{w} are too many")))
 }
 
-fn check_geometry(out_size: (usize, usize), stride: f64, sigma: f64) -> Result<(), TrainError> {
+fn check_geometry(out_size: (usize, usize), stride: f64, sigma: f64) -> Result<(), HeadsError> {
     if out_size.0 == 0 || out_size.1 == 0 {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "empty heatmap size {out_size:?}"
         )));
     }
     if !(stride.is_finite() && stride > 0.0 && sigma.is_finite() && sigma > 0.0) {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "heatmap stride {stride} and sigma {sigma} must be finite and positive"
         )));
     }
@@ -56,10 +56,10 @@ pub fn heatmaps(
     out_size: (usize, usize),
     stride: f32,
     sigma: f32,
-) -> Result<Vec<f32>, TrainError> {
+) -> Result<Vec<f32>, HeadsError> {
     check_geometry(out_size, f64::from(stride), f64::from(sigma))?;
     if joints == 0 || !keypoints.len().is_multiple_of(joints * 2) {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "{} keypoint coordinates are not a whole number of {joints}-joint instances",
             keypoints.len()
         )));
@@ -96,11 +96,11 @@ pub fn heatmaps_tensor(
     out_size: (usize, usize),
     stride: f64,
     sigma: f64,
-) -> Result<Tensor, TrainError> {
+) -> Result<Tensor, HeadsError> {
     check_geometry(out_size, stride, sigma)?;
     let size = keypoints.size();
     if size.len() != 3 || size[2] != 2 {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "keypoints must be [n, J, 2], not {size:?}"
         )));
     }
@@ -128,15 +128,15 @@ pub fn heatmaps_tensor(
 /// Keypoints `[n, J, 2]` (f32, `(x, y)` in input pixels, same device) decoded from heatmaps
 /// `[n, J, h, w]` of `stride`: each map's argmax, moved a quarter cell toward the higher of
 /// its two neighbours on each axis (where both exist), then mapped to input pixels.
-pub fn argmax_keypoints(heatmaps: &Tensor, stride: f64) -> Result<Tensor, TrainError> {
+pub fn argmax_keypoints(heatmaps: &Tensor, stride: f64) -> Result<Tensor, HeadsError> {
     if !(stride.is_finite() && stride > 0.0) {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "heatmap stride {stride} must be finite and positive"
         )));
     }
     let size = heatmaps.size();
     if size.len() != 4 || size[2] == 0 || size[3] == 0 {
-        return Err(TrainError::Invalid(format!(
+        return Err(HeadsError::Invalid(format!(
             "heatmaps must be [n, J, h, w], not {size:?}"
         )));
     }
@@ -145,12 +145,12 @@ pub fn argmax_keypoints(heatmaps: &Tensor, stride: f64) -> Result<Tensor, TrainE
     let index = flat.f_argmax(-1, false)?;
     let xi = index.f_remainder(w)?;
     let yi = index.f_div_scalar_mode(w, "floor")?;
-    let value_at = |offset: i64| -> Result<Tensor, TrainError> {
+    let value_at = |offset: i64| -> Result<Tensor, HeadsError> {
         let at = (&index + offset).f_clamp(0, h * w - 1)?.f_unsqueeze(-1)?;
         Ok(flat.f_gather(-1, &at, false)?.f_squeeze_dim(-1)?)
     };
     let shift =
-        |low: Tensor, high: Tensor, coord: &Tensor, len: i64| -> Result<Tensor, TrainError> {
+        |low: Tensor, high: Tensor, coord: &Tensor, len: i64| -> Result<Tensor, HeadsError> {
             let inner = coord.f_ge(1)?.f_logical_and(&coord.f_le(len - 2)?)?;
             Ok((high - low)
                 .f_sign()?
@@ -167,7 +167,7 @@ pub fn argmax_keypoints(heatmaps: &Tensor, stride: f64) -> Result<Tensor, TrainE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heads::synthetic::{JOINTS, SyntheticSet};
+    use crate::synthetic::{JOINTS, SyntheticSet};
 
     fn to_vec(t: &Tensor) -> Vec<f32> {
         Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()

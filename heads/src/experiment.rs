@@ -22,7 +22,7 @@ use super::metrics::{Confusion, keypoint_ap, pck};
 use super::synthetic::{SceneTensors, SyntheticSet};
 use super::targets::argmax_keypoints;
 use super::task_heads::{HEATMAP_STRIDE, TaskHead};
-use crate::TrainError;
+use crate::HeadsError;
 
 /// Every knob of the experiment (the defaults: see [`ExperimentConfig::default`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -174,7 +174,7 @@ struct TestSet {
 }
 
 impl TestSet {
-    fn new(seed: u64, count: usize, size: usize, device: Device) -> Result<TestSet, TrainError> {
+    fn new(seed: u64, count: usize, size: usize, device: Device) -> Result<TestSet, HeadsError> {
         let set = SyntheticSet::generate(seed, count, size)?;
         let tensors = standardise(set.to_tensors(0..count, device)?);
         Ok(TestSet { set, tensors })
@@ -190,7 +190,7 @@ struct TrainStream {
 }
 
 impl TrainStream {
-    fn batch(&self, k: usize, size: i64) -> Result<SceneTensors, TrainError> {
+    fn batch(&self, k: usize, size: i64) -> Result<SceneTensors, HeadsError> {
         let size = size as u64;
         let start = k as u64 * size;
         let set = SyntheticSet::generate_range(self.seed, start..start + size, self.size)?;
@@ -214,14 +214,14 @@ pub fn run(
     config: &ExperimentConfig,
     device: Device,
     progress: Progress,
-) -> Result<(ExperimentReport, Vec<(Cg, BodyLabels)>), TrainError> {
+) -> Result<(ExperimentReport, Vec<(Cg, BodyLabels)>), HeadsError> {
     let start = Instant::now();
     let family = Family::from_name(&config.family)
-        .ok_or_else(|| TrainError::Invalid(format!("unknown family `{}`", config.family)))?;
+        .ok_or_else(|| HeadsError::Invalid(format!("unknown family `{}`", config.family)))?;
     let head = Head::from_name(&config.task)
-        .ok_or_else(|| TrainError::Invalid(format!("unknown task `{}`", config.task)))?;
+        .ok_or_else(|| HeadsError::Invalid(format!("unknown task `{}`", config.task)))?;
     if config.batch < 1 || config.bodies == 0 {
-        return Err(TrainError::Invalid(
+        return Err(HeadsError::Invalid(
             "batch and bodies must be positive".into(),
         ));
     }
@@ -426,7 +426,7 @@ impl SharedTraining<'_> {
         head: &TaskHead,
         phase: Phase,
         mut features: impl FnMut(usize, &Tensor) -> Levels,
-    ) -> Result<(), TrainError> {
+    ) -> Result<(), HeadsError> {
         let config = self.config;
         train_scheduled(
             store,
@@ -443,15 +443,15 @@ impl SharedTraining<'_> {
 }
 
 /// The CG of `body` with `head` (written as ONNX, converted like any file).
-pub fn body_cg(body: &Body, head: Head, resolution: usize) -> Result<Cg, TrainError> {
-    let model = ofa_onnx::build(body, head, resolution as i64).map_err(TrainError::Invalid)?;
+pub fn body_cg(body: &Body, head: Head, resolution: usize) -> Result<Cg, HeadsError> {
+    let model = ofa_onnx::build(body, head, resolution as i64).map_err(HeadsError::Invalid)?;
     let bytes = bytes::Bytes::from(model.to_bytes());
     let mut cg = aiop_converter::convert_onnx_bytes(
         bytes,
         &body.name(),
         &aiop_converter::ConvertOptions::default(),
     )
-    .map_err(|e| TrainError::Invalid(e.to_string()))?;
+    .map_err(|e| HeadsError::Invalid(e.to_string()))?;
     cg.name = format!("{}.{}", body.name(), head.name());
     Ok(cg)
 }
@@ -476,7 +476,7 @@ impl Trial<'_> {
         train: &TrainStream,
         test: &TestSet,
         config: &ExperimentConfig,
-    ) -> Result<(f64, Option<f64>), TrainError> {
+    ) -> Result<(f64, Option<f64>), HeadsError> {
         // every trial starts from the same random state and sees the same minibatches, so
         // that bodies differ by their architecture, not by luck
         tch::manual_seed((config.seed ^ SEED_TRIAL) as i64);
@@ -500,7 +500,7 @@ fn fit(
     train: &TrainStream,
     steps: usize,
     config: &ExperimentConfig,
-) -> Result<(), TrainError> {
+) -> Result<(), HeadsError> {
     train_scheduled(
         store,
         config.learning_rate,
@@ -521,9 +521,9 @@ fn train_scheduled(
     store: &nn::VarStore,
     base_rate: f64,
     steps: usize,
-    mut loss: impl FnMut(usize) -> Result<Tensor, TrainError>,
+    mut loss: impl FnMut(usize) -> Result<Tensor, HeadsError>,
     mut done: impl FnMut(usize),
-) -> Result<(), TrainError> {
+) -> Result<(), HeadsError> {
     let mut opt = nn::Adam::default().build(store, base_rate)?;
     for step in 0..steps {
         opt.set_lr(learning_rate(base_rate, step, steps));
@@ -534,7 +534,7 @@ fn train_scheduled(
 }
 
 /// Copies a shared head's variables into the head of `to` (named `head/…` there).
-fn copy_head(from: &nn::VarStore, to: &nn::VarStore) -> Result<(), TrainError> {
+fn copy_head(from: &nn::VarStore, to: &nn::VarStore) -> Result<(), HeadsError> {
     let source = from.variables();
     let _guard = tch::no_grad_guard();
     for (name, mut var) in to.variables() {
@@ -556,7 +556,7 @@ fn evaluate(
     head: &TaskHead,
     test: &TestSet,
     batch_statistics: bool,
-) -> Result<(f64, Option<f64>), TrainError> {
+) -> Result<(f64, Option<f64>), HeadsError> {
     let _guard = tch::no_grad_guard();
     let n = test.set.len() as i64;
     let chunk = 128;

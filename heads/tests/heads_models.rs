@@ -5,10 +5,10 @@
 
 use aiop_datasets::spaces::ofa::onnx::Head;
 use aiop_datasets::spaces::ofa::{Body, Family};
-use aiop_trainer::heads::bodies::BodyNet;
-use aiop_trainer::heads::experiment::body_cg;
-use aiop_trainer::heads::latent::{BodyPool, LatentStats};
-use aiop_trainer::heads::task_heads::TaskHead;
+use aiop_heads::bodies::BodyNet;
+use aiop_heads::experiment::body_cg;
+use aiop_heads::latent::{BodyPool, LatentStats};
+use aiop_heads::task_heads::TaskHead;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor, nn};

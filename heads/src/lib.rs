@@ -1,4 +1,6 @@
-//! Data, targets and metrics for the shared task heads (DESIGN.md, "Shared task heads with
+//! aiop-heads: the shared task heads with latent sampling (the paper's pseudo-label
+//! generation), on libtorch. Data, bodies, heads, targets, metrics and the experiment for the
+//! shared task heads (DESIGN.md, "Shared task heads with
 //! latent sampling"): a procedurally generated image set that tiny CNN bodies, an HPE head and a
 //! segmentation head train on, on a CPU, with no downloads.
 //!
@@ -11,6 +13,19 @@
 //!
 //! Coordinates: keypoints are `(x, y)` in input pixels, with the centre of pixel (row `i`,
 //! column `j`) at `(j, i)`; the image spans `[-0.5, S - 0.5]` on both axes.
+
+pub use tch::Device;
+
+/// Why a step of the shared-heads pipeline failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadsError {
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
 
 pub mod bodies;
 pub mod experiment;
