@@ -37,8 +37,18 @@ else
   echo "no aiop binary at $aiop: cg_file seeds skipped (cargo build --release first)" >&2
 fi
 
-# datasets: the two smallest shipped ones
-cp "$root/models/datasets/mmseg.aiopds" "$root/models/datasets/mmdet.aiopds" "$corpus/dataset/"
+# datasets: small ones built from three exports (a shipped dataset of thousands of records
+# makes every run slow), labelled with torchvision's results
+if [[ -x "$aiop" ]]; then
+  mkdir "$tmp/three"
+  cp "$tmp/alexnet.onnx" "$tmp/resnet18.onnx" "$tmp/squeezenet1_0.onnx" "$tmp/three/"
+  "$aiop" dataset build models "$tmp/three" -o "$corpus/dataset/three.aiopds" \
+    --labels torchvision --data-dir "$root/data" >/dev/null
+  "$aiop" dataset split "$corpus/dataset/three.aiopds" -o "$tmp/split" --train-count 1 >/dev/null
+  cp "$tmp/split/train.aiopds" "$corpus/dataset/one.aiopds"
+else
+  echo "no aiop binary at $aiop: dataset seeds skipped" >&2
+fi
 
 # label CSVs: the head of each vendored result file, and a name,value file
 for f in timm/timm_imagenet_flat.csv torchvision/torchvision_weights_meta.csv \

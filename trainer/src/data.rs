@@ -24,15 +24,22 @@ pub struct Sample {
 
 /// Every record of `path` that has a label for `task`, in file order.
 pub fn load(path: &Path, task: &str) -> Result<Vec<Sample>, TrainError> {
-    let file = aiop_converter::files::open_regular(path, true)?;
-    let reader = Reader::new(std::io::BufReader::new(file))?;
+    let named = |source| TrainError::DatasetFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file =
+        aiop_converter::files::open_regular(path, true).map_err(TrainError::reading(path))?;
+    let reader = Reader::new(std::io::BufReader::new(file)).map_err(named)?;
     let mut samples = Vec::new();
     for record in reader {
-        let record = record?;
+        let record = record.map_err(named)?;
         let Some(&label) = record.labels.get(task) else {
             continue;
         };
-        let cg = record.cg().map_err(aiop_datasets::DatasetError::from)?;
+        let cg = record
+            .cg()
+            .map_err(|e| named(aiop_datasets::DatasetError::from(e)))?;
         samples.push(Sample {
             graph: encode(&cg),
             label,

@@ -48,8 +48,32 @@ pub enum TrainError {
     Labels(#[from] aiop_datasets::labels::LabelError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A file that could not be read, named (its cause follows in the error's chain).
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A dataset file that is not a valid dataset, named (its cause follows in the chain).
+    #[error("{}", path.display())]
+    DatasetFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: aiop_datasets::DatasetError,
+    },
     #[error("{0}")]
     Invalid(String),
+}
+
+impl TrainError {
+    /// The error of reading `path`: `io_error.map_err(TrainError::reading(path))`.
+    pub fn reading(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+        move |source| TrainError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// The device to train on: CUDA when libtorch sees a GPU, else the CPU.

@@ -336,7 +336,8 @@ impl Predictor {
 
     /// Reads a predictor written by [`Predictor::save`].
     pub fn load(dir: &Path, device: Device) -> Result<Predictor, TrainError> {
-        let text = std::fs::read_to_string(dir.join(META))?;
+        let meta_path = dir.join(META);
+        let text = std::fs::read_to_string(&meta_path).map_err(TrainError::reading(&meta_path))?;
         let meta: PredictorMeta = serde_json::from_str(&text)
             .map_err(|e| TrainError::Invalid(format!("{}: {e}", dir.join(META).display())))?;
         if meta.encoding_version != ENCODING_VERSION {
