@@ -160,34 +160,9 @@ fn convert_directory_reports_failures_and_leaves_no_partial_files() {
 fn a_worker_dying_on_one_file_costs_only_that_file() {
     let input = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    // sorted first, so that the one worker (-j 1) meets it before the good models: a model
-    // whose one tensor packs 600 M zero varints (int64_data), 4.8 GB once decoded; sparse on
-    // disk, the zeros are a hole
-    let varint = |mut v: u64| {
-        let mut out = Vec::new();
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-        out
-    };
-    let zeros: u64 = 600 << 20;
-    let field = |tag: u8, len: u64| [vec![tag], varint(len)].concat();
-    let tensor = field(0x3a, zeros); // TensorProto.int64_data (7), packed
-    let tensor_len = tensor.len() as u64 + zeros;
-    let graph = field(0x2a, tensor_len); // GraphProto.initializer (5)
-    let graph_len = graph.len() as u64 + tensor_len;
-    let model = field(0x3a, graph_len); // ModelProto.graph (7)
-    let header = [model, graph, tensor].concat();
+    // sorted first, so that the one worker (-j 1) meets it before the good models
     let huge = input.path().join("a_huge.onnx");
-    std::fs::write(&huge, &header).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&huge)
-        .unwrap()
-        .set_len(header.len() as u64 + zeros)
-        .unwrap();
+    write_packed_zeros_model(&huge);
     std::fs::copy(sample(), input.path().join("b_good.onnx")).unwrap();
     std::fs::copy(sample(), input.path().join("c_good.onnx")).unwrap();
     // a name with a newline and a tab travels to a worker intact
@@ -217,6 +192,66 @@ fn a_worker_dying_on_one_file_costs_only_that_file() {
         .filter(|p| !p.ends_with(".cg") && !p.ends_with("report.json"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+/// A model whose one tensor packs 600 M zero varints (`int64_data`), 4.8 GB once decoded;
+/// sparse on disk (the zeros are a hole).
+fn write_packed_zeros_model(path: &std::path::Path) {
+    let varint = |mut v: u64| {
+        let mut out = Vec::new();
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    };
+    let zeros: u64 = 600 << 20;
+    let field = |tag: u8, len: u64| [vec![tag], varint(len)].concat();
+    let tensor = field(0x3a, zeros); // TensorProto.int64_data (7), packed
+    let tensor_len = tensor.len() as u64 + zeros;
+    let graph = field(0x2a, tensor_len); // GraphProto.initializer (5)
+    let graph_len = graph.len() as u64 + tensor_len;
+    let model = field(0x3a, graph_len); // ModelProto.graph (7)
+    let header = [model, graph, tensor].concat();
+    std::fs::write(path, &header).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(header.len() as u64 + zeros)
+        .unwrap();
+}
+
+/// Issue 19: `predict a b c` converts its files in worker processes too: the file that kills
+/// its worker is the one error, the others are predicted.
+#[cfg(target_os = "linux")]
+#[test]
+fn predicting_several_files_survives_one_that_kills_its_worker() {
+    let input = tempfile::tempdir().unwrap();
+    let huge = input.path().join("a_huge.onnx");
+    write_packed_zeros_model(&huge);
+    let good = input.path().join("b_good.onnx");
+    std::fs::copy(sample(), &good).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
+        .args(["predict", "--json"])
+        .args([&huge, &good])
+        .env("AIOP_WORKER_MEMORY", (256u64 << 20).to_string())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("a_huge.onnx") && stderr.contains("stopped on this file"),
+        "{stderr}"
+    );
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|r| r["file"].as_str().unwrap().ends_with("b_good.onnx"))
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {

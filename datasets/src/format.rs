@@ -272,15 +272,19 @@ mod tests {
     use aiop_converter::onnx::writer::ModelBuilder;
     use aiop_converter::value::DType;
 
-    #[test]
-    fn records_round_trip_and_bad_files_are_refused() {
+    /// A one-ReLU network's CG.
+    fn tiny_cg() -> Cg {
         let mut m = ModelBuilder::new(17);
         m.input("x", DType::F32, &[1, 3, 4, 4])
             .node("Relu", &["x"], &["y"], vec![])
             .output("y");
-        let cg =
-            aiop_converter::convert_onnx_bytes(m.to_bytes().into(), "tiny", &Default::default())
-                .unwrap();
+        aiop_converter::convert_onnx_bytes(m.to_bytes().into(), "tiny", &Default::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn records_round_trip_and_bad_files_are_refused() {
+        let cg = tiny_cg();
         let mut rec = Record::new(&cg, "toy", "test", 4);
         rec.labels.insert("task".into(), 1.5);
         let mut w = Writer::new(Vec::new(), "test set").unwrap();
@@ -311,13 +315,7 @@ mod tests {
     fn a_decompression_bomb_is_refused_early() {
         // one small record repeated until it is 80 MiB decompressed: zstd packs it into a few
         // KB, far past the allowed expansion; the reader stops after the floor, once
-        let mut m = ModelBuilder::new(17);
-        m.input("x", DType::F32, &[1, 3, 4, 4])
-            .node("Relu", &["x"], &["y"], vec![])
-            .output("y");
-        let cg =
-            aiop_converter::convert_onnx_bytes(m.to_bytes().into(), "tiny", &Default::default())
-                .unwrap();
+        let cg = tiny_cg();
         let rec = Record::new(&cg, "toy", "test", 4);
         let size = postcard::to_stdvec(&rec).unwrap().len() + 4;
         let copies = (80 << 20) / size;

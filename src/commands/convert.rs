@@ -265,6 +265,44 @@ fn serve(args: &Args, options: &ConvertOptions) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The CGs of `models`, each converted in a worker process as `convert DIR` does, then read
+/// back from its CG file: a model that kills its worker (an abort, the memory limit) fails alone
+/// and the others are still loaded. One result per model, in order; errors name the file.
+pub fn load_isolated(models: &[PathBuf], options: &ModelOptions) -> Result<Vec<Result<Cg>>> {
+    let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let outputs: Vec<PathBuf> = (0..models.len())
+        .map(|i| dir.path().join(format!("{i}.cg")))
+        .collect();
+    let mut args: Vec<OsString> = ["convert", ".", "--worker", "--format", "binary"]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+    args.extend(options.to_args().into_iter().map(OsString::from));
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let requests = worker_requests(models, &outputs);
+    let answers = workers::run(
+        &args,
+        &requests,
+        workers,
+        workers::memory_limit(),
+        |_, _| {},
+    );
+    let read_back = ConvertOptions::default(); // the worker applied the options already
+    Ok(answers
+        .iter()
+        .enumerate()
+        .map(|(i, answer)| {
+            let entry = Entry::answered(answer, || models[i].display().to_string(), &outputs[i]);
+            match (&entry.error, answer) {
+                (None, _) => load_cg(&outputs[i], &read_back),
+                // the converter's own error names the file; a dead worker's does not
+                (Some(error), Ok(_)) => Err(anyhow::anyhow!("{error}")),
+                (Some(error), Err(_)) => Err(anyhow::anyhow!("{}: {error}", models[i].display())),
+            }
+        })
+        .collect())
+}
+
 /// The arguments that start a worker for `args`: the same root, format and model options.
 fn worker_args(args: &Args) -> Vec<OsString> {
     let mut out: Vec<OsString> = vec!["convert".into(), args.model.clone().into_os_string()];

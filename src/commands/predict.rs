@@ -105,16 +105,23 @@ const BATCH: usize = 64;
 fn predict_files(
     predictor: &RuntimePredictor,
     paths: &[PathBuf],
-    options: &ModelOptions,
+    model_options: &ModelOptions,
     failed: &mut usize,
 ) -> Result<Vec<Predicted>> {
-    let options = options.to_options()?;
+    let options = model_options.to_options()?;
     let mut out = Vec::new();
     for chunk in paths.chunks(BATCH) {
         let mut graphs = Vec::new();
         let mut converted = Vec::new();
-        for path in chunk {
-            let encoded = load_cg(path, &options).and_then(|cg| {
+        // several files: each converted in a worker process, so that one hostile file cannot
+        // take the others down with it; one file: in process (no worker to start)
+        let loaded = if paths.len() > 1 {
+            super::convert::load_isolated(chunk, model_options)?
+        } else {
+            chunk.iter().map(|p| load_cg(p, &options)).collect()
+        };
+        for (path, loaded) in chunk.iter().zip(loaded) {
+            let encoded = loaded.and_then(|cg| {
                 let graph = encode(&cg);
                 aiop_predictor::runtime::within_budget(&graph)
                     .with_context(|| format!("{}", path.display()))?;
