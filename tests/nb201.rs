@@ -83,7 +83,7 @@ fn cli_writes_the_network_as_onnx_or_as_a_cg() {
 }
 
 #[test]
-#[ignore = "slow tier (~30 s): CI runs it with --include-ignored"]
+#[ignore = "slow tier (~25 s): CI runs it with --include-ignored"]
 fn dataset_build_and_stats() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("nb201.aiopds");

@@ -188,7 +188,7 @@ fn held_out_records_rank_above_flops() {
 /// tract (and ONNX Runtime, when `ORT_DYLIB_PATH` is set) agrees with libtorch (scores stored
 /// by `aiop export --check`) within 1e-4 on every shipped zoo network.
 #[test]
-#[ignore = "slow tier (~40 s): CI runs it with --include-ignored"]
+#[ignore = "slow tier (~30 s): CI runs it with --include-ignored"]
 fn bundled_predictor_matches_libtorch() {
     let mut backends = vec![Backend::Tract];
     if std::env::var_os("ORT_DYLIB_PATH").is_some() {

@@ -5,7 +5,7 @@ mod common;
 use common::{aiop, text};
 
 #[test]
-#[ignore = "slow tier (~3 min): CI runs it with --include-ignored"]
+#[ignore = "slow tier (~16 s idle, minutes under load): CI runs it with --include-ignored"]
 fn trains_scores_and_saves_a_predictor() {
     let dir = tempfile::tempdir().unwrap();
     let ds = dir.path().join("nb201.aiopds");

@@ -69,6 +69,8 @@ impl Limit {
 pub fn open_regular(path: &Path, follow: bool) -> io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
+    #[cfg(not(unix))]
+    let _ = follow; // no O_NOFOLLOW: the type check on the handle still applies
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

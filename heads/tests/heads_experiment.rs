@@ -6,7 +6,6 @@ use aiop_heads::experiment::{self, ExperimentConfig};
 use tch::Device;
 
 #[test]
-#[ignore = "slow tier (~1 min): CI runs it with --include-ignored"]
 fn the_experiment_runs_end_to_end_at_toy_size() {
     let config = ExperimentConfig {
         family: "resnet".into(),

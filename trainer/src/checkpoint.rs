@@ -55,7 +55,7 @@ pub fn save(
         samples,
         history: history.to_vec(),
     };
-    let text = serde_json::to_string(&progress).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    let text = serde_json::to_string(&progress)?;
     let temporary = dir.join(format!("{PROGRESS}.partial"));
     std::fs::write(&temporary, text)?;
     std::fs::rename(&temporary, dir.join(PROGRESS))?;

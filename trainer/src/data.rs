@@ -50,10 +50,10 @@ pub fn load(path: &Path, task: &str) -> Result<Vec<Sample>, TrainError> {
         });
     }
     if samples.is_empty() {
-        return Err(TrainError::Invalid(format!(
-            "{}: no record has a `{task}` label",
-            path.display()
-        )));
+        return Err(TrainError::NoLabels {
+            path: path.to_path_buf(),
+            task: task.to_string(),
+        });
     }
     Ok(samples)
 }

@@ -98,7 +98,7 @@ pub fn export_ensemble(members: &[&Predictor], training: &str) -> Result<Vec<u8>
         tasks,
         training: training.to_string(),
     };
-    graph::write(weights, &meta).map_err(|e| TrainError::Invalid(e.to_string()))
+    Ok(graph::write(weights, &meta)?)
 }
 
 #[cfg(test)]

@@ -160,7 +160,7 @@ pub fn run(
                 None => {
                     let e = train_and_score(spec, &train, &test, seed, device)?;
                     let run = CachedRun { key, evaluation: e };
-                    std::fs::write(&file, serde_json::to_vec_pretty(&run).map_err(invalid)?)?;
+                    std::fs::write(&file, serde_json::to_vec_pretty(&run)?)?;
                     run.evaluation
                 }
             };
@@ -185,10 +185,6 @@ pub fn run(
         families,
         seconds: start.elapsed().as_secs_f64(),
     })
-}
-
-fn invalid(e: serde_json::Error) -> TrainError {
-    TrainError::Invalid(e.to_string())
 }
 
 /// A finished run in the cache, with what it was trained with.

@@ -64,6 +64,18 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// A dataset with no record labelled for the task.
+    #[error("{}: no record has a `{task}` label", path.display())]
+    NoLabels {
+        path: std::path::PathBuf,
+        task: String,
+    },
+    /// Writing or reading a JSON file of the trainer's own (metadata, checkpoints, caches).
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// A predictor that cannot be written as an ONNX bundle.
+    #[error("{0}")]
+    Bundle(#[from] aiop_predictor::BundleError),
 }
 
 impl TrainError {

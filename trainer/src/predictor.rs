@@ -328,8 +328,7 @@ impl Predictor {
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
         std::fs::create_dir_all(dir)?;
         self.vs.save(dir.join(WEIGHTS))?;
-        let meta = serde_json::to_string_pretty(&self.meta)
-            .map_err(|e| TrainError::Invalid(e.to_string()))?;
+        let meta = serde_json::to_string_pretty(&self.meta)?;
         std::fs::write(dir.join(META), meta + "\n")?;
         Ok(())
     }

@@ -306,6 +306,52 @@ pub fn run(
         base,
         loaded: HashMap::new(),
     };
+    let (targets, target_baselines) = prepare_targets(protocol, &mut datasets)?;
+    let mut kinds: Vec<ScalingKind> = protocol.methods.iter().map(|m| m.scaling()).collect();
+    kinds.sort();
+    kinds.dedup();
+    let mut scores = Vec::new();
+    for &seed in &protocol.seeds {
+        for &kind in &kinds {
+            let run = SeedRun {
+                protocol,
+                cache,
+                device,
+                seed,
+                kind,
+            };
+            let pretrained = run.pretrain(&mut datasets, &mut log)?;
+            let adapted = run.adapt(&mut datasets, &pretrained, &mut log)?;
+            for &method in protocol.methods.iter().filter(|m| m.scaling() == kind) {
+                let predictor = match (&adapted, method.adapters()) {
+                    (Some(p), true) => p,
+                    _ => &pretrained,
+                };
+                for target in &targets {
+                    log(&format!(
+                        "seed {seed}: {} on {}",
+                        method.name(),
+                        target.name
+                    ));
+                    scores.extend(run.score(method, predictor, target)?);
+                }
+            }
+        }
+    }
+    Ok(Report {
+        protocol: protocol.clone(),
+        targets: target_baselines,
+        scores,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Each target's `k` labelled records and test set, and the baselines on that test set; a
+/// target with too few test records is reported as skipped and not scored.
+fn prepare_targets(
+    protocol: &Protocol,
+    datasets: &mut Datasets,
+) -> Result<(Vec<Target>, Vec<TargetBaselines>), TrainError> {
     let mut targets = Vec::new();
     let mut target_baselines = Vec::new();
     for spec in &protocol.targets {
@@ -317,7 +363,7 @@ pub fn run(
         let (flops_srcc, params_srcc) = baselines(&test_refs);
         let proxies = match &spec.proxies {
             Some(p) => proxy_srcc(
-                &naslib_nb201_proxies(&base.join(&p.naslib), &p.dataset)?,
+                &naslib_nb201_proxies(&datasets.base.join(&p.naslib), &p.dataset)?,
                 &test,
             ),
             None => BTreeMap::new(),
@@ -347,135 +393,145 @@ pub fn run(
             });
         }
     }
+    Ok((targets, target_baselines))
+}
 
-    let mut kinds: Vec<ScalingKind> = protocol.methods.iter().map(|m| m.scaling()).collect();
-    kinds.sort();
-    kinds.dedup();
-    let mut scores = Vec::new();
-    for &seed in &protocol.seeds {
-        for &kind in &kinds {
-            log(&format!(
-                "seed {seed}: pretraining ({kind:?} labels) on {}",
-                protocol.pretrain.task
-            ));
-            let pretrain_samples = datasets.training_subset(&protocol.pretrain, seed)?;
-            let pretrained = cached(
-                cache,
-                &format!("{kind:?}-seed{seed}-pretrain"),
-                &(&protocol.pretrain, kind, seed),
-                device,
-                || {
-                    let refs: Vec<&Sample> = pretrain_samples.iter().collect();
-                    let config = stage_config(&protocol.pretrain, seed);
-                    Ok(Predictor::pretrain(
-                        ModelConfig::default(),
-                        &protocol.pretrain.task,
-                        &refs,
-                        kind.fit(&refs),
-                        &config,
-                        device,
-                        Hooks::default(),
-                    )?
-                    .0)
-                },
-            )?;
-            let wants_adapters = protocol
-                .methods
-                .iter()
-                .any(|m| m.scaling() == kind && m.adapters());
-            let adapted = if wants_adapters && !protocol.adapters.is_empty() {
-                let mut stages = Vec::new();
-                for spec in &protocol.adapters {
-                    stages.push((spec, datasets.training_subset(spec, seed)?));
-                }
-                log(&format!(
-                    "seed {seed}: {} adapters ({kind:?} labels)",
-                    stages.len()
-                ));
-                let key = (&protocol.pretrain, &protocol.adapters, kind, seed);
-                Some(cached(
-                    cache,
-                    &format!("{kind:?}-seed{seed}-adapters"),
-                    &key,
-                    device,
-                    || {
-                        let mut p = pretrained.duplicate()?;
-                        for (spec, samples) in &stages {
-                            let refs: Vec<&Sample> = samples.iter().collect();
-                            p.add_adapter(
-                                &spec.task,
-                                &refs,
-                                kind.fit(&refs),
-                                &stage_config(spec, seed),
-                                Hooks::default(),
-                            )?;
-                        }
-                        Ok(p)
-                    },
-                )?)
-            } else {
-                None
-            };
-            for &method in protocol.methods.iter().filter(|m| m.scaling() == kind) {
-                let predictor = match (&adapted, method.adapters()) {
-                    (Some(p), true) => p,
-                    _ => &pretrained,
-                };
-                for target in &targets {
-                    log(&format!(
-                        "seed {seed}: {} on {}",
-                        method.name(),
-                        target.name
-                    ));
-                    let known: Vec<&Sample> = target.known.iter().collect();
-                    let test: Vec<&Sample> = target.test.iter().collect();
-                    let scaling = kind.fit(&known);
-                    let mut score = |mode, evaluation| {
-                        scores.push(Score {
-                            target: target.name.clone(),
-                            method,
-                            mode,
-                            seed,
-                            evaluation,
-                        })
-                    };
-                    let mut p = predictor.duplicate()?;
-                    p.calibrate(scaling);
-                    score(Mode::ZeroShot, evaluate(&p.predict(&test), &test));
-                    if let Some(f) = &protocol.finetune {
-                        let mut p = predictor.duplicate()?;
-                        let config = TrainConfig {
-                            epochs: f.epochs,
-                            batch_size: 1,
-                            lr: f.lr,
-                            seed,
-                            ..Default::default()
-                        };
-                        p.finetune(&target.name, &known, scaling, &config, Hooks::default())?;
-                        score(Mode::FineTuned, evaluate(&p.predict(&test), &test));
-                    }
-                    if let Some(a) = &protocol.adaproxy {
-                        let mut p = predictor.duplicate()?;
-                        let config = TrainConfig {
-                            epochs: a.epochs,
-                            batch_size: 1,
-                            lr: a.lr,
-                            seed,
-                            ..Default::default()
-                        };
-                        p.adaproxy(&target.name, &known, scaling, &config, a.lambda)?;
-                        score(Mode::AdaProxy, evaluate(&p.predict(&test), &test));
-                    }
-                }
-            }
-        }
+/// One seed's run of the methods that share a label scaling.
+struct SeedRun<'a> {
+    protocol: &'a Protocol,
+    cache: &'a Path,
+    device: Device,
+    seed: u64,
+    kind: ScalingKind,
+}
+
+impl SeedRun<'_> {
+    /// The pretrained backbone and head (cached).
+    fn pretrain(
+        &self,
+        datasets: &mut Datasets,
+        log: &mut impl FnMut(&str),
+    ) -> Result<Predictor, TrainError> {
+        let (protocol, seed, kind) = (self.protocol, self.seed, self.kind);
+        log(&format!(
+            "seed {seed}: pretraining ({kind:?} labels) on {}",
+            protocol.pretrain.task
+        ));
+        let samples = datasets.training_subset(&protocol.pretrain, seed)?;
+        let name = format!("{kind:?}-seed{seed}-pretrain");
+        cached(
+            self.cache,
+            &name,
+            &(&protocol.pretrain, kind, seed),
+            self.device,
+            || {
+                let refs: Vec<&Sample> = samples.iter().collect();
+                let config = stage_config(&protocol.pretrain, seed);
+                let model = ModelConfig::default();
+                let task = &protocol.pretrain.task;
+                let scaling = kind.fit(&refs);
+                let hooks = Hooks::default();
+                Ok(
+                    Predictor::pretrain(model, task, &refs, scaling, &config, self.device, hooks)?
+                        .0,
+                )
+            },
+        )
     }
-    Ok(Report {
-        protocol: protocol.clone(),
-        targets: target_baselines,
-        scores,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+
+    /// The pretrained predictor with the protocol's adapters (cached), when a method of this
+    /// scaling uses adapters.
+    fn adapt(
+        &self,
+        datasets: &mut Datasets,
+        pretrained: &Predictor,
+        log: &mut impl FnMut(&str),
+    ) -> Result<Option<Predictor>, TrainError> {
+        let (protocol, seed, kind) = (self.protocol, self.seed, self.kind);
+        let wants_adapters = protocol
+            .methods
+            .iter()
+            .any(|m| m.scaling() == kind && m.adapters());
+        if !wants_adapters || protocol.adapters.is_empty() {
+            return Ok(None);
+        }
+        let mut stages = Vec::new();
+        for spec in &protocol.adapters {
+            stages.push((spec, datasets.training_subset(spec, seed)?));
+        }
+        log(&format!(
+            "seed {seed}: {} adapters ({kind:?} labels)",
+            stages.len()
+        ));
+        let key = (&protocol.pretrain, &protocol.adapters, kind, seed);
+        let name = format!("{kind:?}-seed{seed}-adapters");
+        let adapted = cached(self.cache, &name, &key, self.device, || {
+            let mut p = pretrained.duplicate()?;
+            for (spec, samples) in &stages {
+                let refs: Vec<&Sample> = samples.iter().collect();
+                let config = stage_config(spec, seed);
+                p.add_adapter(
+                    &spec.task,
+                    &refs,
+                    kind.fit(&refs),
+                    &config,
+                    Hooks::default(),
+                )?;
+            }
+            Ok(p)
+        })?;
+        Ok(Some(adapted))
+    }
+
+    /// The scores of `method` (through `predictor`) on `target`: zero-shot, then fine-tuned and
+    /// AdaProxy when the protocol asks for them.
+    fn score(
+        &self,
+        method: Method,
+        predictor: &Predictor,
+        target: &Target,
+    ) -> Result<Vec<Score>, TrainError> {
+        let (protocol, seed) = (self.protocol, self.seed);
+        let known: Vec<&Sample> = target.known.iter().collect();
+        let test: Vec<&Sample> = target.test.iter().collect();
+        let scaling = self.kind.fit(&known);
+        let score = |mode, evaluation| Score {
+            target: target.name.clone(),
+            method,
+            mode,
+            seed,
+            evaluation,
+        };
+        let few_shot = |epochs, lr| TrainConfig {
+            epochs,
+            batch_size: 1,
+            lr,
+            seed,
+            ..Default::default()
+        };
+        let mut scores = Vec::new();
+        let mut p = predictor.duplicate()?;
+        p.calibrate(scaling);
+        scores.push(score(Mode::ZeroShot, evaluate(&p.predict(&test), &test)));
+        if let Some(f) = &protocol.finetune {
+            let mut p = predictor.duplicate()?;
+            let config = few_shot(f.epochs, f.lr);
+            p.finetune(&target.name, &known, scaling, &config, Hooks::default())?;
+            scores.push(score(Mode::FineTuned, evaluate(&p.predict(&test), &test)));
+        }
+        if let Some(a) = &protocol.adaproxy {
+            let mut p = predictor.duplicate()?;
+            p.adaproxy(
+                &target.name,
+                &known,
+                scaling,
+                &few_shot(a.epochs, a.lr),
+                a.lambda,
+            )?;
+            scores.push(score(Mode::AdaProxy, evaluate(&p.predict(&test), &test)));
+        }
+        Ok(scores)
+    }
 }
 
 fn file_stem(path: &Path) -> String {
@@ -533,7 +589,7 @@ fn cached(
     train: impl FnOnce() -> Result<Predictor, TrainError>,
 ) -> Result<Predictor, TrainError> {
     let dir = cache.join(name);
-    let key = serde_json::to_string_pretty(key).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    let key = serde_json::to_string_pretty(key)?;
     let key_file = dir.join("protocol-stage.json");
     if std::fs::read_to_string(&key_file).is_ok_and(|saved| saved == key)
         && let Ok(p) = Predictor::load(&dir, device)
