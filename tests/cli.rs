@@ -167,12 +167,15 @@ fn a_worker_dying_on_one_file_costs_only_that_file() {
     std::fs::copy(sample(), input.path().join("c_good.onnx")).unwrap();
     // a name with a newline and a tab travels to a worker intact
     std::fs::copy(sample(), input.path().join("d_new\nline\t.onnx")).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
-        .args(["convert", input.path().to_str().unwrap(), "-j", "1", "-o"])
-        .arg(out.path())
-        .env("AIOP_WORKER_MEMORY", (256u64 << 20).to_string())
-        .output()
-        .unwrap();
+    let dir = input.path().to_str().unwrap();
+    let o = aiop_with_small_workers(&[
+        "convert",
+        dir,
+        "-j",
+        "1",
+        "-o",
+        out.path().to_str().unwrap(),
+    ]);
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
     assert!(
@@ -192,6 +195,15 @@ fn a_worker_dying_on_one_file_costs_only_that_file() {
         .filter(|p| !p.ends_with(".cg") && !p.ends_with("report.json"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+/// `aiop ARGS` with worker processes limited to 256 MiB.
+fn aiop_with_small_workers(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
+        .args(args)
+        .env("AIOP_WORKER_MEMORY", (256u64 << 20).to_string())
+        .output()
+        .unwrap()
 }
 
 /// A model whose one tensor packs 600 M zero varints (`int64_data`), 4.8 GB once decoded;
@@ -233,12 +245,8 @@ fn predicting_several_files_survives_one_that_kills_its_worker() {
     write_packed_zeros_model(&huge);
     let good = input.path().join("b_good.onnx");
     std::fs::copy(sample(), &good).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aiop"))
-        .args(["predict", "--json"])
-        .args([&huge, &good])
-        .env("AIOP_WORKER_MEMORY", (256u64 << 20).to_string())
-        .output()
-        .unwrap();
+    let (huge, good) = (huge.to_str().unwrap(), good.to_str().unwrap());
+    let o = aiop_with_small_workers(&["predict", "--json", huge, good]);
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
     assert!(

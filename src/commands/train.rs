@@ -13,6 +13,7 @@ use aiop_trainer::defaults;
 use aiop_trainer::eval::evaluate_beside;
 use aiop_trainer::model::ModelConfig;
 use aiop_trainer::predictor::Predictor;
+use aiop_trainer::protocol::ScalingKind;
 use aiop_trainer::train::{Checkpoints, EpochReport, Hooks, TrainConfig, Validation};
 use anyhow::{Result, bail};
 
@@ -138,7 +139,7 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let samples = data::load(&args.dataset, &args.task)?;
     let (train, test) = split_samples(&samples, &args, &stage)?;
-    let scaling = args.scaling.fit(&train);
+    let scaling = ScalingKind::from(args.scaling).fit(&train);
     let config = stage_config(&stage, &args);
     let output = match &stage {
         Stage::Pretrain => args.output.clone(),
@@ -196,14 +197,12 @@ fn run(stage: Stage, args: FitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-impl Scaling {
-    /// The label scaling fitted to the training records.
-    fn fit(self, train: &[&Sample]) -> LabelScaling {
-        let pairs: Vec<(f64, f64)> = train.iter().map(|s| (s.label, s.gflops)).collect();
-        match self {
-            Scaling::None => LabelScaling::IDENTITY,
-            Scaling::Standard => LabelScaling::fit(&pairs, false),
-            Scaling::Flops => LabelScaling::fit(&pairs, true),
+impl From<Scaling> for ScalingKind {
+    fn from(s: Scaling) -> ScalingKind {
+        match s {
+            Scaling::None => ScalingKind::Raw,
+            Scaling::Standard => ScalingKind::Eq4,
+            Scaling::Flops => ScalingKind::Eq45,
         }
     }
 }

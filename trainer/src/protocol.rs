@@ -181,7 +181,8 @@ pub enum ScalingKind {
 }
 
 impl ScalingKind {
-    fn fit(self, samples: &[&Sample]) -> LabelScaling {
+    /// The label scaling of this kind fitted to `samples`.
+    pub fn fit(self, samples: &[&Sample]) -> LabelScaling {
         let pairs: Vec<(f64, f64)> = samples.iter().map(|s| (s.label, s.gflops)).collect();
         match self {
             ScalingKind::Raw => LabelScaling::IDENTITY,
