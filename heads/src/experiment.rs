@@ -216,139 +216,37 @@ pub fn run(
     progress: Progress,
 ) -> Result<(ExperimentReport, Vec<(Cg, BodyLabels)>), HeadsError> {
     let start = Instant::now();
-    let family = Family::from_name(&config.family)
-        .ok_or_else(|| HeadsError::Invalid(format!("unknown family `{}`", config.family)))?;
-    let head = Head::from_name(&config.task)
-        .ok_or_else(|| HeadsError::Invalid(format!("unknown task `{}`", config.task)))?;
-    if config.batch < 1 || config.bodies == 0 {
-        return Err(HeadsError::Invalid(
-            "batch and bodies must be positive".into(),
-        ));
-    }
-    tch::manual_seed(config.seed as i64);
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut timings = Timings::default();
-
-    let t = Instant::now();
-    let train = TrainStream {
-        seed: config.seed,
-        size: config.resolution,
-        device,
-    };
-    let test = TestSet::new(
-        config.seed ^ SEED_TEST_SCENES,
-        config.test_images.max(1),
-        config.resolution,
-        device,
-    )?;
-    timings.data = t.elapsed().as_secs_f64();
+    let mut experiment = Experiment::new(config, device, progress, &mut timings)?;
 
     // 1. the supernet, pretrained on classification with a random body per step
     let t = Instant::now();
-    let widths = Body::max_level_channels(family);
-    let mut supernet_store = nn::VarStore::new(device);
-    let mut supernet = BodyNet::new(&(supernet_store.root() / "body"), &family.largest());
-    supernet.zero_init_residuals();
-    let classifier = TaskHead::new(
-        &(supernet_store.root() / "head"),
-        Head::Classification,
-        widths,
-    );
-    train_scheduled(
-        &supernet_store,
-        config.learning_rate,
-        config.pretrain_steps,
-        |step| {
-            let body = if step % 4 == 0 {
-                family.largest()
-            } else {
-                family.sample(&mut rng)
-            };
-            let batch = train.batch(step, config.batch * 2)?;
-            let out = classifier.forward(&supernet.forward(&batch.images, &body, true), true);
-            Ok(classifier.loss(&out, &batch))
-        },
-        |step| progress(Phase::Pretrain, step + 1, config.pretrain_steps),
-    )?;
-    // the shared batch-norm statistics mix every body: measure with batch statistics
-    let pretrain_top1 = evaluate(&supernet, &family.largest(), &classifier, &test, true)?.0;
-    supernet_store.freeze();
+    let (supernet, pretrain_top1) = experiment.pretrain()?;
     timings.pretrain = t.elapsed().as_secs_f64();
 
     // 2. test bodies, round robin over the length bins
-    let bins = LengthBins::new(family, config.bins);
-    let tests: Vec<Body> = (0..config.bodies)
-        .map(|i| family.sample_with_length(bins.bins[i % bins.bins.len()], &mut rng))
-        .collect();
+    let (bins, tests) = experiment.test_bodies();
 
     // 3. ground truth: each body with a fresh head of its own widths
     let t = Instant::now();
-    let mut ground_truth = Vec::with_capacity(tests.len());
-    for (i, body) in tests.iter().enumerate() {
-        let fresh = Trial {
-            inputs: body.level_channels(),
-            shared: None,
-            steps: config.ground_truth_steps,
-        };
-        ground_truth.push(fresh.score(&supernet, body, head, &train, &test, config)?);
-        progress(Phase::GroundTruth, i + 1, tests.len());
-    }
+    let ground_truth = experiment.ground_truth(&supernet, &tests)?;
     timings.ground_truth = t.elapsed().as_secs_f64();
 
     // 4. shared heads, from the same initial weights: body swapping, then latent sampling
     let t = Instant::now();
-    let swap_store = nn::VarStore::new(device);
-    tch::manual_seed((config.seed ^ SEED_SHARED_HEAD) as i64);
-    let swap_head = TaskHead::new(&swap_store.root(), head, widths);
-    let mut body = family.sample(&mut rng);
-    let shared = SharedTraining {
-        train: &train,
-        config,
-        progress,
-    };
-    shared.run(
-        &swap_store,
-        &swap_head,
-        Phase::BodySwapHead,
-        |step, images| {
-            if step % config.swap_every.max(1) == 0 {
-                body = family.sample(&mut rng);
-            }
-            supernet.forward(images, &body, true)
-        },
-    )?;
+    let swap = experiment.body_swap_head(&supernet)?;
     timings.body_swap_head = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let latent_store = nn::VarStore::new(device);
-    tch::manual_seed((config.seed ^ SEED_SHARED_HEAD) as i64);
-    let latent_head = TaskHead::new(&latent_store.root(), head, widths);
-    let mut pool = BodyPool::new(family, config.bins, config.per_bin, &mut rng);
-    shared.run(
-        &latent_store,
-        &latent_head,
-        Phase::LatentHead,
-        |_, images| {
-            pool.rotate(&mut rng);
-            LatentStats::of(&supernet, &pool, images, widths).sample()
-        },
-    )?;
+    let latent = experiment.latent_head(&supernet)?;
     timings.latent_head = t.elapsed().as_secs_f64();
 
     // 5. pseudo-labels: each body fine-tuned briefly with a copy of each shared head
     let t = Instant::now();
     let mut results = Vec::with_capacity(tests.len());
     for (i, body) in tests.iter().enumerate() {
-        let mut pseudo = Vec::with_capacity(2);
-        for shared in [&swap_store, &latent_store] {
-            let tuned = Trial {
-                inputs: widths,
-                shared: Some(shared),
-                steps: config.finetune_steps,
-            };
-            pseudo.push(tuned.score(&supernet, body, head, &train, &test, config)?);
-        }
-        let cg = body_cg(body, head, config.resolution)?;
-        let (gt, swap, latent) = (&ground_truth[i], &pseudo[0], &pseudo[1]);
+        let [swap, latent] = experiment.pseudo_labels(&supernet, body, [&swap, &latent])?;
+        let cg = body_cg(body, experiment.head, config.resolution)?;
+        let gt = &ground_truth[i];
         let labels = BodyLabels {
             name: body.name(),
             length: body.length(),
@@ -366,9 +264,234 @@ pub fn run(
     timings.pseudo_labels = t.elapsed().as_secs_f64();
     timings.total = start.elapsed().as_secs_f64();
 
-    let labels: Vec<BodyLabels> = results.iter().map(|(_, l)| l.clone()).collect();
+    let bodies: Vec<BodyLabels> = results.iter().map(|(_, l)| l.clone()).collect();
+    let report = ExperimentReport {
+        config: config.clone(),
+        metric: metric_name(experiment.head).into(),
+        pretrain_top1,
+        summary: summarise(&bodies),
+        bodies,
+        timings,
+    };
+    Ok((report, results))
+}
+
+/// A trial's test metric and, for pose, its keypoint AP.
+type Score = (f64, Option<f64>);
+
+/// What the phases of one run share: the settings, the random stream that picks bodies, and
+/// the training and test scenes.
+struct Experiment<'a> {
+    config: &'a ExperimentConfig,
+    family: Family,
+    head: Head,
+    progress: Progress<'a>,
+    rng: ChaCha8Rng,
+    train: TrainStream,
+    test: TestSet,
+}
+
+/// The weight-sharing supernet, pretrained and frozen (its store keeps the weights).
+struct Supernet {
+    _store: nn::VarStore,
+    net: BodyNet,
+}
+
+impl<'a> Experiment<'a> {
+    /// Checks the settings, seeds every random stream and generates the test scenes (the time
+    /// that takes is `timings.data`).
+    fn new(
+        config: &'a ExperimentConfig,
+        device: Device,
+        progress: Progress<'a>,
+        timings: &mut Timings,
+    ) -> Result<Self, HeadsError> {
+        let family = Family::from_name(&config.family)
+            .ok_or_else(|| HeadsError::Invalid(format!("unknown family `{}`", config.family)))?;
+        let head = Head::from_name(&config.task)
+            .ok_or_else(|| HeadsError::Invalid(format!("unknown task `{}`", config.task)))?;
+        if config.batch < 1 || config.bodies == 0 {
+            return Err(HeadsError::Invalid(
+                "batch and bodies must be positive".into(),
+            ));
+        }
+        tch::manual_seed(config.seed as i64);
+        let rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let t = Instant::now();
+        let train = TrainStream {
+            seed: config.seed,
+            size: config.resolution,
+            device,
+        };
+        let test = TestSet::new(
+            config.seed ^ SEED_TEST_SCENES,
+            config.test_images.max(1),
+            config.resolution,
+            device,
+        )?;
+        timings.data = t.elapsed().as_secs_f64();
+        Ok(Experiment {
+            config,
+            family,
+            head,
+            progress,
+            rng,
+            train,
+            test,
+        })
+    }
+
+    /// Channels per level of the family's widest body (what a shared head takes).
+    fn widths(&self) -> [i64; 4] {
+        Body::max_level_channels(self.family)
+    }
+
+    /// Pretrains the supernet on classification, the largest body every fourth step and a
+    /// random one otherwise; returns it frozen with its largest body's test top-1 (%).
+    fn pretrain(&mut self) -> Result<(Supernet, f64), HeadsError> {
+        let (config, family) = (self.config, self.family);
+        let mut store = nn::VarStore::new(self.train.device);
+        let mut net = BodyNet::new(&(store.root() / "body"), &family.largest());
+        net.zero_init_residuals();
+        let classifier = TaskHead::new(
+            &(store.root() / "head"),
+            Head::Classification,
+            self.widths(),
+        );
+        let (train, rng, progress) = (&self.train, &mut self.rng, self.progress);
+        train_scheduled(
+            &store,
+            config.learning_rate,
+            config.pretrain_steps,
+            |step| {
+                let body = if step % 4 == 0 {
+                    family.largest()
+                } else {
+                    family.sample(rng)
+                };
+                let batch = train.batch(step, config.batch * 2)?;
+                let out = classifier.forward(&net.forward(&batch.images, &body, true), true);
+                Ok(classifier.loss(&out, &batch))
+            },
+            |step| progress(Phase::Pretrain, step + 1, config.pretrain_steps),
+        )?;
+        // the shared batch-norm statistics mix every body: measure with batch statistics
+        let top1 = evaluate(&net, &family.largest(), &classifier, &self.test, true)?.0;
+        store.freeze();
+        Ok((Supernet { _store: store, net }, top1))
+    }
+
+    /// The test bodies, sampled round robin over the length bins, and the bins.
+    fn test_bodies(&mut self) -> (LengthBins, Vec<Body>) {
+        let bins = LengthBins::new(self.family, self.config.bins);
+        let tests = (0..self.config.bodies)
+            .map(|i| {
+                let bin = bins.bins[i % bins.bins.len()];
+                self.family.sample_with_length(bin, &mut self.rng)
+            })
+            .collect();
+        (bins, tests)
+    }
+
+    /// Each body trained with a fresh head of its own widths.
+    fn ground_truth(&self, supernet: &Supernet, tests: &[Body]) -> Result<Vec<Score>, HeadsError> {
+        let mut scores = Vec::with_capacity(tests.len());
+        for (i, body) in tests.iter().enumerate() {
+            let fresh = Trial {
+                inputs: body.level_channels(),
+                shared: None,
+                steps: self.config.ground_truth_steps,
+            };
+            scores.push(self.score(&fresh, supernet, body)?);
+            (self.progress)(Phase::GroundTruth, i + 1, tests.len());
+        }
+        Ok(scores)
+    }
+
+    /// A shared head trained on the features of a random body, changed every `swap_every`
+    /// steps.
+    fn body_swap_head(&mut self, supernet: &Supernet) -> Result<nn::VarStore, HeadsError> {
+        let (store, head) = self.shared_head_init();
+        let family = self.family;
+        let mut body = family.sample(&mut self.rng);
+        let swap_every = self.config.swap_every.max(1);
+        let rng = &mut self.rng;
+        let shared = SharedTraining {
+            train: &self.train,
+            config: self.config,
+            progress: self.progress,
+        };
+        shared.run(&store, &head, Phase::BodySwapHead, |step, images| {
+            if step % swap_every == 0 {
+                body = family.sample(rng);
+            }
+            supernet.net.forward(images, &body, true)
+        })?;
+        Ok(store)
+    }
+
+    /// A shared head trained on features sampled from the latent statistics of a rotating
+    /// pool of bodies.
+    fn latent_head(&mut self, supernet: &Supernet) -> Result<nn::VarStore, HeadsError> {
+        let (store, head) = self.shared_head_init();
+        let widths = self.widths();
+        let config = self.config;
+        let mut pool = BodyPool::new(self.family, config.bins, config.per_bin, &mut self.rng);
+        let rng = &mut self.rng;
+        let shared = SharedTraining {
+            train: &self.train,
+            config: self.config,
+            progress: self.progress,
+        };
+        shared.run(&store, &head, Phase::LatentHead, |_, images| {
+            pool.rotate(rng);
+            LatentStats::of(&supernet.net, &pool, images, widths).sample()
+        })?;
+        Ok(store)
+    }
+
+    /// A shared head of the widest body's widths, from the same initial weights every time.
+    fn shared_head_init(&self) -> (nn::VarStore, TaskHead) {
+        let store = nn::VarStore::new(self.train.device);
+        tch::manual_seed((self.config.seed ^ SEED_SHARED_HEAD) as i64);
+        let head = TaskHead::new(&store.root(), self.head, self.widths());
+        (store, head)
+    }
+
+    /// `body` fine-tuned briefly with a copy of each shared head: its pseudo-labels.
+    fn pseudo_labels(
+        &self,
+        supernet: &Supernet,
+        body: &Body,
+        shared: [&nn::VarStore; 2],
+    ) -> Result<[Score; 2], HeadsError> {
+        let tune = |store| {
+            let tuned = Trial {
+                inputs: self.widths(),
+                shared: Some(store),
+                steps: self.config.finetune_steps,
+            };
+            self.score(&tuned, supernet, body)
+        };
+        Ok([tune(shared[0])?, tune(shared[1])?])
+    }
+
+    fn score(&self, trial: &Trial, supernet: &Supernet, body: &Body) -> Result<Score, HeadsError> {
+        trial.score(
+            &supernet.net,
+            body,
+            self.head,
+            &self.train,
+            &self.test,
+            self.config,
+        )
+    }
+}
+
+/// Mean, spread and (for the pseudo-labels) SRCC to the ground truth of each method.
+fn summarise(labels: &[BodyLabels]) -> Vec<MethodSummary> {
     let truth: Vec<f64> = labels.iter().map(|l| l.ground_truth).collect();
-    let summarise = |method: &str, values: Vec<f64>, with_srcc: bool| {
+    let summary = |method: &str, values: Vec<f64>, with_srcc: bool| {
         let n = values.len().max(1) as f64;
         let mean = values.iter().sum::<f64>() / n;
         let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
@@ -381,33 +504,28 @@ pub fn run(
                 .filter(|v| v.is_finite()),
         }
     };
-    let summary = vec![
-        summarise("ground truth", truth.clone(), false),
-        summarise(
+    vec![
+        summary("ground truth", truth.clone(), false),
+        summary(
             "body swap",
             labels.iter().map(|l| l.body_swap).collect(),
             true,
         ),
-        summarise(
+        summary(
             "latent sampling",
             labels.iter().map(|l| l.latent_sampling).collect(),
             true,
         ),
-    ];
-    let metric = match head {
+    ]
+}
+
+/// The name of the headline metric of `head`'s task.
+fn metric_name(head: Head) -> &'static str {
+    match head {
         Head::Pose => "PCK@0.2 [%]",
         Head::Segmentation => "mIoU [%]",
         Head::Classification => "top-1 [%]",
-    };
-    let report = ExperimentReport {
-        config: config.clone(),
-        metric: metric.into(),
-        pretrain_top1,
-        bodies: labels,
-        summary,
-        timings,
-    };
-    Ok((report, results))
+    }
 }
 
 /// The training of a shared head: minibatches of the stream, features from the supernet (no

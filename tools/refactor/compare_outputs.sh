@@ -10,6 +10,12 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/tv"
 tar -xJf "$root/tests/fixtures/torchvision.tar.xz" -C "$work/tv"
+# TensorFlow exports (frozen graphs, SavedModels, both layouts): the TF lowering's outputs
+tf_sets="keras keras-savedmodel tf-layouts"
+for set in $tf_sets; do
+  mkdir "$work/$set"
+  tar -xJf "$root/tests/fixtures/$set.tar.xz" -C "$work/$set"
+done
 for side in old new; do
   bin="${!side}" d="$work/$side"
   mkdir "$d"
@@ -24,12 +30,17 @@ for side in old new; do
     >"$d/rank-labels.json" 2>/dev/null || true
   "$bin" inspect "$work/tv/resnet18.onnx" >"$d/inspect.txt"
   "$bin" render "$work/tv/resnet18.onnx" -o "$d/resnet18.svg" >/dev/null
+  for set in $tf_sets; do
+    "$bin" convert "$work/$set" -o "$d/cgs-$set" >/dev/null 2>&1 || true
+    sed -i '/"millis"/d' "$d/cgs-$set/report.json"
+  done
   # the run's own folder appears in report.json and rank outputs: normalise it
   find "$d" -name '*.json' -exec sed -i "s#$d/#OUT/#g" {} +
   sed -i '/"millis"/d' "$d/cgs/report.json"
+  find "$d" -name '*.json' -exec sed -i "s#$work/#IN/#g" {} +
 done
 if diff -r "$work/old" "$work/new"; then
-  echo "identical: $(find "$work/new" -type f | wc -l) files (predict, rank, convert DIR, dataset build/stats/split/export, inspect, render)"
+  echo "identical: $(find "$work/new" -type f | wc -l) files (predict, rank, convert DIR of ONNX and TF exports, dataset build/stats/split/export, inspect, render)"
 else
   echo "outputs differ" >&2
   exit 1

@@ -430,20 +430,26 @@ mod tests {
         LabelScaling::fit(&pairs, flops)
     }
 
+    /// A predictor pretrained on `up` for `epochs` (seed 7), its labels scaled with or
+    /// without the FLOPs prior; and its loss history.
+    fn pretrained(up: &[&Sample], epochs: usize, flops: bool) -> (Predictor, Vec<EpochReport>) {
+        Predictor::pretrain(
+            ModelConfig::default(),
+            "up",
+            up,
+            fitted(up, flops),
+            &config(epochs, 7),
+            Device::Cpu,
+            Hooks::default(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn pretrain_adapt_finetune_save_load() {
         let up: Vec<Sample> = (2..18).map(|n| chain(n, 1.0)).collect();
         let up: Vec<&Sample> = up.iter().collect();
-        let (mut p, history) = Predictor::pretrain(
-            ModelConfig::default(),
-            "up",
-            &up,
-            fitted(&up, true),
-            &config(60, 7),
-            Device::Cpu,
-            Hooks::default(),
-        )
-        .unwrap();
+        let (mut p, history) = pretrained(&up, 60, true);
         assert!(history[59].loss < history[0].loss * 0.2, "{history:?}");
         let eval = crate::eval::evaluate(&p.predict(&up), &up);
         assert!(eval.srcc > 0.9, "{eval:?}");
@@ -572,16 +578,7 @@ mod tests {
     fn adaproxy_rescales_the_last_layer_only() {
         let up: Vec<Sample> = (2..18).map(|n| chain(n, 1.0)).collect();
         let up: Vec<&Sample> = up.iter().collect();
-        let (mut p, _) = Predictor::pretrain(
-            ModelConfig::default(),
-            "up",
-            &up,
-            fitted(&up, false),
-            &config(40, 7),
-            Device::Cpu,
-            Hooks::default(),
-        )
-        .unwrap();
+        let (mut p, _) = pretrained(&up, 40, false);
         // a target task on another scale: twice the slope
         let steep: Vec<Sample> = (2..18).map(|n| chain(n, 2.0)).collect();
         let steep: Vec<&Sample> = steep.iter().collect();

@@ -346,6 +346,17 @@ mod tests {
             .collect()
     }
 
+    /// A graph whose input `x` feeds a call of `entry`, with `functions` as its library.
+    fn calling(entry: &str, functions: Vec<FunctionDef>) -> GraphDef {
+        GraphDef {
+            node: vec![node("x", "Placeholder", &[]), call("c", entry, &["x"])],
+            library: Some(FunctionDefLibrary {
+                function: functions,
+            }),
+            versions: None,
+        }
+    }
+
     #[test]
     fn nested_calls_are_inlined_pruned_and_sorted() {
         // outer: x → call(f) → y;  f(a, w) = relu(bn(conv(a, read(w))).y) via inner call g
@@ -404,13 +415,7 @@ mod tests {
             vec![call("again", "f", &["a"])],
             "again:output:0",
         );
-        let graph = GraphDef {
-            node: vec![node("x", "Placeholder", &[]), call("c", "f", &["x"])],
-            library: Some(FunctionDefLibrary {
-                function: vec![looping],
-            }),
-            versions: None,
-        };
+        let graph = calling("f", vec![looping]);
         let err = flatten(graph, &[]).expect_err("a function that calls itself");
         assert!(err.to_string().contains("nested deeper"), "{err}");
     }
@@ -433,13 +438,7 @@ mod tests {
                 "r:activations:0",
             )])
             .collect();
-        let graph = GraphDef {
-            node: vec![node("x", "Placeholder", &[]), call("c", "f0", &["x"])],
-            library: Some(FunctionDefLibrary {
-                function: functions,
-            }),
-            versions: None,
-        };
+        let graph = calling("f0", functions);
         let err = flatten(graph, &[]).expect_err("too large");
         assert!(err.to_string().contains("larger than"), "{err}");
     }
@@ -467,13 +466,7 @@ mod tests {
             })
             .collect();
         functions.push(function("f60", &["x"], leaf, "r19999:activations:0"));
-        let graph = GraphDef {
-            node: vec![node("x", "Placeholder", &[]), call("c", "f0", &["x"])],
-            library: Some(FunctionDefLibrary {
-                function: functions,
-            }),
-            versions: None,
-        };
+        let graph = calling("f0", functions);
         let err = flatten(graph, &[]).expect_err("too large");
         assert!(err.to_string().contains("larger than"), "{err}");
     }
