@@ -58,8 +58,8 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Rank models by predicted performance (with true values: SRCC, Kendall τ, MAE).
     Rank(commands::predict::RankArgs),
-    /// Describe a predictor file.
-    Predictor(commands::predict::InfoArgs),
+    /// Describe a predictor file, or blend graph-statistics trees into it.
+    Predictor(commands::predictor::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
         Command::Heads(a) => commands::heads::run(a),
         Command::Predict(a) => commands::predict::run_predict(a),
         Command::Rank(a) => commands::predict::run_rank(a),
-        Command::Predictor(a) => commands::predict::run_info(a),
+        Command::Predictor(a) => commands::predictor::run(a),
     })
     .unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(

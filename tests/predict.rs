@@ -244,3 +244,84 @@ fn parity(backend: Backend) -> (usize, f32) {
     }
     (checked, max)
 }
+
+/// `aiop predictor blend`: the output becomes `(1 − w) · GNN + w · trees`; the shipped file is
+/// what the command makes of it (split seed 0); bad predictors are refused like in `predict`.
+#[test]
+fn blending_mixes_the_gnn_and_the_graph_statistics_trees() {
+    let dir = tempfile::tempdir().unwrap();
+    let kp_ap = |predictor: Option<&Path>| -> f64 {
+        let sample = repo("models/samples/resnet18.onnx");
+        let mut args = vec!["predict", &sample, "--task", "coco-kp-ap", "--json"];
+        let path;
+        if let Some(p) = predictor {
+            path = p.display().to_string();
+            args.extend(["--predictor", &path]);
+        }
+        let o = aiop(&args);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}{err}");
+        let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+        rows[0]["prediction"].as_f64().unwrap()
+    };
+    let dataset = repo("models/datasets/mmpose.aiopds");
+    let blended = |weight: &str| {
+        let out = dir.path().join(format!("w{weight}.onnx"));
+        let o = aiop(&[
+            "predictor",
+            "blend",
+            &dataset,
+            "--task",
+            "coco-kp-ap",
+            "--weight",
+            weight,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let (stdout, err) = text(&o);
+        assert!(o.status.success(), "{stdout}{err}");
+        assert!(stdout.contains("fitted on 70 of 88 networks"), "{stdout}");
+        kp_ap(Some(&out))
+    };
+    let (gnn, half, trees) = (blended("0"), blended("0.5"), blended("1"));
+    assert!((gnn - trees).abs() > 0.1, "{gnn} {trees}");
+    assert!(
+        (half - (gnn + trees) / 2.0).abs() < 1e-9,
+        "{gnn} {half} {trees}"
+    );
+    assert!(
+        (kp_ap(None) - half).abs() < 1e-9,
+        "the bundled file: {}",
+        kp_ap(None)
+    );
+
+    let info = aiop(&[
+        "predictor",
+        "info",
+        dir.path().join("w0.5.onnx").to_str().unwrap(),
+    ]);
+    let (out, _) = text(&info);
+    assert!(out.contains("bundle format 2"), "{out}");
+    assert!(
+        out.contains("graph-statistics trees: weight 0.5, 200 trees (70 networks)"),
+        "{out}"
+    );
+
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"not a predictor").unwrap();
+    let out = dir.path().join("never.onnx");
+    let o = aiop(&[
+        "predictor",
+        "blend",
+        &dataset,
+        "--task",
+        "coco-kp-ap",
+        "--predictor",
+        junk.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert!(text(&o).1.contains("junk.onnx"), "{:?}", text(&o));
+    assert!(!out.exists());
+}

@@ -4,7 +4,8 @@
 # models/README.md). Every stage trains on a seeded 80 % of its dataset and is scored on the
 # other 20 %, which it never saw.
 #   backbone + head: timm ImageNet top-1 (Eq. 4);
-#   K-Adapters: Cityscapes mIoU (mmseg), COCO box AP (mmdet), COCO keypoint AP (mmpose).
+#   K-Adapters: Cityscapes mIoU (mmseg), COCO box AP (mmdet), COCO keypoint AP (mmpose);
+#   then every task blended with graph-statistics trees (`aiop predictor blend`).
 # Needs libtorch (tools/install_libtorch.sh). ≈25 min on 2 cores for 3 members.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +50,12 @@ PY
     --check "$d/timm.aiopds" --check "$d/torchvision.aiopds" --check "$d/mmseg.aiopds" \
     --check "$d/mmdet.aiopds" --check "$d/mmpose.aiopds" --check "$d/nb201.aiopds"
 cp "$work/p0/predictor.json" "$out/trainer-record.json"
+# each task's output blended with graph-statistics trees fitted on the same training networks
+# (split seed 0, 80 %): the file predicts the mean of the ensemble's and the trees' prediction
+for stage in timm:imagenet-top1 mmseg:cityscapes-miou mmdet:coco-box-ap mmpose:coco-kp-ap; do
+    "$aiop" predictor blend "$d/${stage%%:*}.aiopds" --task "${stage#*:}" --split-seed 0 \
+        --predictor "$out/aiop-default.onnx" -o "$out/aiop-default.onnx"
+done
 # the shipped predictor's held-out scores, as a user gets them: the held-out records of split
 # seed 0 as CG files, ranked by `aiop rank` with the new file (FLOPs SRCC beside)
 for stage in timm:imagenet-top1 mmseg:cityscapes-miou mmdet:coco-box-ap mmpose:coco-kp-ap; do

@@ -9,11 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::encoding::ENCODING_VERSION;
 use crate::scaling::LabelScaling;
+use crate::trees::StatsBlend;
 
 /// Metadata key of the bundle description (JSON).
 pub const BUNDLE_KEY: &str = "aiop.bundle";
-/// Version of the bundle layout (inputs, outputs, metadata).
-pub const BUNDLE_FORMAT: u32 = 1;
+/// Version of the bundle layout (inputs, outputs, metadata). Format 2 added the optional
+/// graph-statistics blend of a task ([`TaskOutput::graph_statistics`]); a file without one is
+/// written as format 1, which older builds read.
+pub const BUNDLE_FORMAT: u32 = 2;
 
 /// Task name of the mean-of-adapters column when it was fitted to no task of its own.
 pub const MEAN_OF_ADAPTERS: &str = "mean-of-adapters";
@@ -27,6 +30,9 @@ pub struct TaskOutput {
     pub source: String,
     /// Labelled networks it was fitted on.
     pub samples: usize,
+    /// The graph-statistics trees blended into this output, if any (see [`crate::trees`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_statistics: Option<StatsBlend>,
 }
 
 /// The description of an exported predictor.
@@ -80,8 +86,16 @@ impl BundleMeta {
             key: key.into(),
             value,
         };
+        let blended = self.tasks.iter().any(|t| t.graph_statistics.is_some());
+        let written = BundleMeta {
+            format: if blended { BUNDLE_FORMAT } else { 1 },
+            ..self.clone()
+        };
         let mut out = vec![
-            entry(BUNDLE_KEY, serde_json::to_string(self).unwrap_or_default()),
+            entry(
+                BUNDLE_KEY,
+                serde_json::to_string(&written).unwrap_or_default(),
+            ),
             entry("aiop.encoding_version", self.encoding_version.to_string()),
             entry("aiop.vocabulary_hash", self.vocabulary_hash.clone()),
             entry(
@@ -95,10 +109,13 @@ impl BundleMeta {
             entry("aiop.training", self.training.clone()),
         ];
         for t in &self.tasks {
+            let blend = t.graph_statistics.as_ref().map_or(String::new(), |b| {
+                format!(" graph_statistics_weight={}", b.weight)
+            });
             out.push(entry(
                 &format!("aiop.task.{}", t.task),
                 format!(
-                    "mean={} std={} flops_transform={} source={}",
+                    "mean={} std={} flops_transform={} source={}{blend}",
                     t.scaling.mean, t.scaling.std, t.scaling.flops_transform, t.source
                 ),
             ));
@@ -115,7 +132,7 @@ impl BundleMeta {
             .ok_or_else(|| BundleError::NotAPredictor(format!("no `{BUNDLE_KEY}` metadata")))?;
         let meta: BundleMeta = serde_json::from_str(&json.value)
             .map_err(|e| BundleError::NotAPredictor(format!("`{BUNDLE_KEY}`: {e}")))?;
-        if meta.format != BUNDLE_FORMAT {
+        if !(1..=BUNDLE_FORMAT).contains(&meta.format) {
             return Err(BundleError::NotAPredictor(format!(
                 "bundle format {} (this build reads {BUNDLE_FORMAT})",
                 meta.format
@@ -131,6 +148,13 @@ impl BundleMeta {
         }
         if meta.tasks.is_empty() {
             return Err(BundleError::NotAPredictor("no task outputs".into()));
+        }
+        for t in &meta.tasks {
+            if let Some(blend) = &t.graph_statistics {
+                blend.check().map_err(|e| {
+                    BundleError::NotAPredictor(format!("task `{}`: graph statistics: {e}", t.task))
+                })?;
+            }
         }
         Ok(meta)
     }
@@ -180,7 +204,7 @@ mod tests {
 
     fn meta() -> BundleMeta {
         BundleMeta {
-            format: BUNDLE_FORMAT,
+            format: 1,
             encoding_version: ENCODING_VERSION,
             vocabulary_hash: vocabulary_hash(),
             tasks: vec![TaskOutput {
@@ -188,6 +212,7 @@ mod tests {
                 scaling: LabelScaling::IDENTITY,
                 source: "head".into(),
                 samples: 3,
+                graph_statistics: None,
             }],
             training: "test".into(),
         }
@@ -198,6 +223,42 @@ mod tests {
         let read = BundleMeta::from_model(&model_with(&meta())).unwrap();
         assert_eq!(read, meta());
         assert_eq!(read.column("imagenet-top1"), Some(0));
+    }
+
+    /// A file with a graph-statistics blend is format 2 (older builds refuse it rather than
+    /// ignore the blend); one without stays format 1; broken trees are refused on reading.
+    #[test]
+    fn blends_round_trip_as_format_2() {
+        use crate::trees::{StatsBlend, TreeEnsemble, TreeNode};
+        let leaf = TreeNode::Leaf(1.0);
+        let mut blended = meta();
+        blended.tasks[0].graph_statistics = Some(StatsBlend {
+            weight: 0.5,
+            trees: TreeEnsemble {
+                base: 70.0,
+                shrinkage: 0.1,
+                trees: vec![vec![leaf]],
+            },
+            samples: 3,
+        });
+        let read = BundleMeta::from_model(&model_with(&blended)).unwrap();
+        assert_eq!(read.format, 2);
+        assert_eq!(read.tasks, blended.tasks);
+        let broken = {
+            let mut b = blended.clone();
+            let blend = b.tasks[0].graph_statistics.as_mut().unwrap();
+            blend.trees.trees[0][0] = TreeNode::Split(0, 1.0, 7, 7);
+            b
+        };
+        let error = BundleMeta::from_model(&model_with(&broken))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("graph statistics"), "{error}");
+        let mut future = model_with(&meta());
+        future.metadata_props[0].value = future.metadata_props[0]
+            .value
+            .replace("\"format\":1", "\"format\":3");
+        assert!(BundleMeta::from_model(&future).is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What the trainer and every runtime share about the predictor: how a CG becomes tensors
 //! ([`encoding`], [`inputs`]), how labels are scaled for training and mapped back
 //! ([`scaling`]), the ranking metrics it is judged by ([`metrics`]), and the exported
-//! predictor file: its graph ([`graph`]), its metadata ([`bundle`]), run natively or in WASM
+//! predictor file: its graph ([`graph`]), its metadata ([`bundle`]), the graph-statistics trees
+//! it may blend in ([`trees`]), run natively or in WASM
 //! ([`runtime`]). No libtorch.
 
 pub mod bundle;
@@ -11,6 +12,7 @@ pub mod inputs;
 pub mod metrics;
 pub mod runtime;
 pub mod scaling;
+pub mod trees;
 
 /// The default predictor (`models/README.md` is its model card), with the `bundled` feature.
 #[cfg(feature = "bundled")]

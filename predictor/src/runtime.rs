@@ -163,7 +163,8 @@ impl RuntimePredictor {
     }
 
     /// Predictions in each task's metric, `[B][T]`; `gflops[i]` are the MACs (in billions)
-    /// of graph `i`, needed by tasks scaled with Eq. 5.
+    /// of graph `i`, needed by tasks scaled with Eq. 5. A task that carries graph-statistics
+    /// trees blends their prediction in ([`crate::trees::StatsBlend::apply`]).
     pub fn predict(
         &self,
         graphs: &[&EncodedGraph],
@@ -172,11 +173,16 @@ impl RuntimePredictor {
         Ok(self
             .scores(graphs)?
             .iter()
-            .zip(gflops)
-            .map(|(row, &g)| {
+            .zip(graphs.iter().zip(gflops))
+            .map(|(row, (graph, &g))| {
                 row.iter()
                     .zip(&self.meta.tasks)
-                    .map(|(&z, t)| t.scaling.unscale(f64::from(z), g))
+                    .map(|(&z, t)| {
+                        let gnn = t.scaling.unscale(f64::from(z), g);
+                        t.graph_statistics
+                            .as_ref()
+                            .map_or(gnn, |b| b.apply(gnn, &graph.stats))
+                    })
                     .collect()
             })
             .collect())

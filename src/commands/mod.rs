@@ -10,6 +10,7 @@ pub mod export;
 pub mod heads;
 pub mod inspect;
 pub mod predict;
+pub mod predictor;
 pub mod render;
 #[cfg(feature = "train")]
 pub mod train;

@@ -1,4 +1,4 @@
-//! `aiop predict`, `aiop rank` and `aiop predictor info`: an exported predictor (the bundled
+//! `aiop predict` and `aiop rank`: an exported predictor (the bundled
 //! default, or any file from `aiop export`) run on model files with tract or ONNX Runtime.
 
 use std::collections::HashMap;
@@ -37,9 +37,9 @@ impl From<BackendArg> for Backend {
 pub struct PredictorArgs {
     /// An exported predictor (`aiop export`); default: the bundled one.
     #[arg(long)]
-    predictor: Option<PathBuf>,
+    pub predictor: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "tract")]
-    backend: BackendArg,
+    pub backend: BackendArg,
 }
 
 /// A predictor file that cannot be used (exit status 2, like a bad model).
@@ -336,57 +336,4 @@ fn rank_text(task: &str, rows: &[Ranked], scores: Option<&RankScores>) -> String
         );
     }
     text
-}
-
-/// Arguments of `aiop predictor`.
-#[derive(clap::Args)]
-pub struct InfoArgs {
-    #[command(subcommand)]
-    command: InfoCommand,
-}
-
-#[derive(clap::Subcommand)]
-enum InfoCommand {
-    /// What a predictor file holds: tasks, label scaling, encoding, training.
-    Info {
-        /// An exported predictor (default: the bundled one).
-        predictor: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-/// Runs `aiop predictor info`.
-pub fn run_info(args: InfoArgs) -> Result<ExitCode> {
-    let InfoCommand::Info { predictor, json } = args.command;
-    let size = match &predictor {
-        Some(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-        None => DEFAULT_PREDICTOR.len() as u64,
-    };
-    let loaded = PredictorArgs {
-        predictor,
-        backend: BackendArg::Tract,
-    }
-    .load()?;
-    let meta = &loaded.meta;
-    if json {
-        emit(&(serde_json::to_string_pretty(meta)? + "\n"))?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut text = format!(
-        "aiop predictor ({} KB), bundle format {}, encoding {} (vocabulary {})\ntrained: {}\ntasks:\n",
-        size.div_ceil(1024),
-        meta.format,
-        meta.encoding_version,
-        meta.vocabulary_hash,
-        meta.training
-    );
-    for t in &meta.tasks {
-        text += &format!(
-            "  {:<28} from {:<18} μ {:>9.4}  σ {:>8.4}  FLOPs transform {}  ({} networks)\n",
-            t.task, t.source, t.scaling.mean, t.scaling.std, t.scaling.flops_transform, t.samples
-        );
-    }
-    emit(&text)?;
-    Ok(ExitCode::SUCCESS)
 }

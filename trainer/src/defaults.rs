@@ -68,3 +68,8 @@ pub const TARGETS: usize = 20;
 
 /// Seeds of an evaluation (runs reported as mean ± std).
 pub const SEEDS: u64 = 5;
+
+/// The weight of the graph-statistics trees in a blended task output (`aiop predictor blend`):
+/// the plain mean of the GNN's and the trees' predictions, the blend the leave-family-out
+/// protocol measured (`protocols/results/timm-leave-family-out.md`).
+pub const STATS_BLEND_WEIGHT: f64 = 0.5;

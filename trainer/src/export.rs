@@ -25,12 +25,14 @@ pub fn output_tasks(p: &Predictor) -> Vec<TaskOutput> {
             scaling: meta.output,
             source: "head".into(),
             samples: tuned.samples,
+            graph_statistics: None,
         },
         _ => TaskOutput {
             task: meta.pretrained.task.clone(),
             scaling: meta.pretrained.scaling,
             source: "head".into(),
             samples: meta.pretrained.samples,
+            graph_statistics: None,
         },
     };
     tasks.push(head);
@@ -40,6 +42,7 @@ pub fn output_tasks(p: &Predictor) -> Vec<TaskOutput> {
             scaling: a.scaling,
             source: format!("adapter{i}"),
             samples: a.samples,
+            graph_statistics: None,
         });
     }
     if !meta.adapters.is_empty() {
@@ -52,6 +55,7 @@ pub fn output_tasks(p: &Predictor) -> Vec<TaskOutput> {
             scaling: meta.output,
             source: "mean of adapters".into(),
             samples,
+            graph_statistics: None,
         });
     }
     // a later column of the same task (e.g. fine-tuned) is the one to use: keep names unique

@@ -21,6 +21,7 @@
 pub mod adaproxy;
 pub mod average;
 pub mod batch;
+pub mod blend;
 pub mod checkpoint;
 pub mod data;
 pub mod defaults;

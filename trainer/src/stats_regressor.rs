@@ -6,13 +6,20 @@
 //!
 //! Gradient-boosted regression trees (the `gbdt` crate) with scikit-learn's
 //! `GradientBoostingRegressor` settings: 200 trees of depth 3, learning rate 0.1, squared
-//! error, the mean label as the initial guess, no subsampling (so it is deterministic).
+//! error, no subsampling (so it is deterministic). The boosting starts from 0 rather than the
+//! mean label; after 200 rounds of shrinkage 0.1 the difference is below 1e-8 of the mean.
+//!
+//! [`StatsRegressor::to_trees`] flattens the fitted trees into the predictor file's layout
+//! ([`aiop_predictor::trees`]), so that every runtime can blend them in without this crate.
 
 use aiop_predictor::encoding::{GRAPH_FEATURES, GraphStats};
+use aiop_predictor::trees::{TreeEnsemble, TreeNode};
 use gbdt::config::Config;
 use gbdt::decision_tree::{Data, DataVec};
 use gbdt::gradient_boost::GBDT;
+use serde_json::Value;
 
+use crate::TrainError;
 use crate::data::Sample;
 
 /// Trees in the ensemble.
@@ -67,6 +74,62 @@ impl StatsRegressor {
             .map(f64::from)
             .collect()
     }
+
+    /// The fitted trees in the predictor file's layout; they predict exactly what
+    /// [`Self::predict`] does. `gbdt` keeps its trees private but serialises them (its model
+    /// file format), which is read here.
+    pub fn to_trees(&self) -> Result<TreeEnsemble, TrainError> {
+        let bad = |what: &str| TrainError::Invalid(format!("unexpected gbdt model: {what}"));
+        let model = serde_json::to_value(&self.model)?;
+        let conf = &model["conf"];
+        let number = |v: &Value, what: &str| v.as_f64().ok_or_else(|| bad(what));
+        let base = if conf["initial_guess_enabled"].as_bool() == Some(true) {
+            0.0 // every record's initial guess is 0: none is given
+        } else {
+            number(&model["bias"], "bias")?
+        };
+        let trees = model["trees"]
+            .as_array()
+            .ok_or_else(|| bad("trees"))?
+            .iter()
+            .map(|tree| {
+                let nodes = tree["tree"]["tree"]
+                    .as_array()
+                    .ok_or_else(|| bad("nodes"))?;
+                nodes
+                    .iter()
+                    .map(|node| {
+                        let value = &node["value"];
+                        let index = |key: &str| {
+                            node[key]
+                                .as_u64()
+                                .and_then(|i| u32::try_from(i).ok())
+                                .ok_or_else(|| bad(key))
+                        };
+                        if value["is_leaf"].as_bool().ok_or_else(|| bad("is_leaf"))? {
+                            return Ok(TreeNode::Leaf(number(&value["pred"], "pred")? as f32));
+                        }
+                        let feature = value["feature_index"]
+                            .as_u64()
+                            .ok_or_else(|| bad("feature"))?;
+                        Ok(TreeNode::Split(
+                            u8::try_from(feature).map_err(|_| bad("feature"))?,
+                            number(&value["feature_value"], "threshold")? as f32,
+                            index("left")?,
+                            index("right")?,
+                        ))
+                    })
+                    .collect::<Result<Vec<TreeNode>, TrainError>>()
+            })
+            .collect::<Result<Vec<_>, TrainError>>()?;
+        let ensemble = TreeEnsemble {
+            base: base as f32,
+            shrinkage: number(&conf["shrinkage"], "shrinkage")? as f32,
+            trees,
+        };
+        ensemble.check().map_err(|e| bad(&e))?;
+        Ok(ensemble)
+    }
 }
 
 #[cfg(test)]
@@ -120,5 +183,16 @@ mod tests {
         let again = StatsRegressor::fit(&train).unwrap().predict(&test);
         assert_eq!(predicted, again);
         assert!(StatsRegressor::fit(&train[..1]).is_none());
+        // the flattened trees predict exactly the same, on training and new networks
+        let trees = model.to_trees().unwrap();
+        assert_eq!(trees.trees.len(), 200);
+        for (s, p) in test
+            .iter()
+            .chain(&train)
+            .zip(model.predict(&test).iter().chain(&model.predict(&train)))
+        {
+            let flat = trees.predict(&s.graph.stats.features());
+            assert_eq!(f64::from(flat), *p, "{}", s.name);
+        }
     }
 }
