@@ -190,7 +190,7 @@ fn held_out_records_rank_above_flops() {
 #[test]
 #[ignore = "slow tier (~30 s): CI runs it with --include-ignored"]
 fn bundled_predictor_matches_libtorch() {
-    let mut backends = vec![Backend::Tract];
+    let mut backends = vec![Backend::Native, Backend::Tract];
     if std::env::var_os("ORT_DYLIB_PATH").is_some() {
         backends.push(Backend::Ort);
     }
@@ -324,4 +324,28 @@ fn blending_mixes_the_gnn_and_the_graph_statistics_trees() {
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
     assert!(text(&o).1.contains("junk.onnx"), "{:?}", text(&o));
     assert!(!out.exists());
+}
+
+/// The native backend computes only the columns asked for: each alone gives what it gives
+/// among all four (same operations, same order), on real zoo CGs.
+#[test]
+fn native_columns_alone_match_all_columns() {
+    let predictor =
+        RuntimePredictor::from_bytes(aiop_predictor::DEFAULT_PREDICTOR, Backend::Native).unwrap();
+    let file = std::fs::File::open(repo("models/datasets/mmseg.aiopds")).unwrap();
+    let graphs: Vec<_> = Reader::new(std::io::BufReader::new(file))
+        .unwrap()
+        .take(8)
+        .map(|r| encode(&r.unwrap().cg().unwrap()))
+        .collect();
+    let refs: Vec<_> = graphs.iter().collect();
+    let all = predictor.scores(&refs).unwrap();
+    let columns = predictor.meta.tasks.len();
+    for c in 0..columns {
+        let alone = predictor.scores_of(&refs, &[c]).unwrap();
+        for (row, one) in all.iter().zip(&alone) {
+            assert_eq!(row[c], one[0], "column {c}");
+        }
+    }
+    assert!(predictor.scores_of(&refs, &[columns]).is_err());
 }

@@ -3,13 +3,15 @@
 //! ([`scaling`]), the ranking metrics it is judged by ([`metrics`]), and the exported
 //! predictor file: its graph ([`graph`]), its metadata ([`bundle`]), the graph-statistics trees
 //! it may blend in ([`trees`]), run natively or in WASM
-//! ([`runtime`]). No libtorch.
+//! ([`runtime`], with the `native` backend in [`native`]). No libtorch.
 
 pub mod bundle;
 pub mod encoding;
 pub mod graph;
 pub mod inputs;
 pub mod metrics;
+#[cfg(feature = "native")]
+pub mod native;
 pub mod runtime;
 pub mod scaling;
 pub mod trees;

@@ -1,5 +1,6 @@
-//! An exported predictor (`aiop export`) loaded and run: with tract (pure Rust, the default)
-//! or ONNX Runtime (feature `ort`, the library loaded from `ORT_DYLIB_PATH`).
+//! An exported predictor (`aiop export`) loaded and run: natively (the default, feature
+//! `native`: the predictor's few operators in Rust, [`crate::native`]), with tract (its ONNX
+//! graph, pure Rust) or ONNX Runtime (feature `ort`, the library loaded from `ORT_DYLIB_PATH`).
 
 use std::path::Path;
 
@@ -15,8 +16,10 @@ use crate::inputs::{InputShape, MAX_NEIGHBOUR_ENTRIES};
 /// Which engine runs the predictor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Backend {
-    /// tract: pure Rust, no native library.
+    /// The predictor's operators in Rust, computing only the columns asked for.
     #[default]
+    Native,
+    /// tract: the ONNX graph in pure Rust.
     Tract,
     /// ONNX Runtime through `ort` (feature `ort`).
     Ort,
@@ -59,7 +62,8 @@ pub struct Prediction {
 
 impl Prediction {
     /// The rows of the model `file` (of `macs` and `params`) for the task `columns` of `meta`,
-    /// from its predicted `values` (one per task of `meta`).
+    /// from its predicted `values` (one per column, in that order: see
+    /// [`RuntimePredictor::predict_columns`]).
     pub fn rows(
         meta: &BundleMeta,
         file: &str,
@@ -69,10 +73,11 @@ impl Prediction {
     ) -> Vec<Prediction> {
         columns
             .iter()
-            .map(|&i| Prediction {
+            .zip(values)
+            .map(|(&i, &prediction)| Prediction {
                 file: file.to_string(),
                 task: meta.tasks[i].task.clone(),
-                prediction: values[i],
+                prediction,
                 macs,
                 params,
             })
@@ -81,6 +86,8 @@ impl Prediction {
 }
 
 enum Engine {
+    #[cfg(feature = "native")]
+    Native(crate::native::Model),
     #[cfg(feature = "tract")]
     Tract(tract::Model),
     #[cfg(feature = "ort")]
@@ -111,7 +118,13 @@ impl RuntimePredictor {
         let model = ModelProto::decode(bytes)
             .map_err(|e| BundleError::NotAPredictor(format!("not an ONNX file ({e})")))?;
         let meta = BundleMeta::from_model(&model)?;
-        let rebuilt = crate::graph::write(crate::graph::weights_of(&model)?, &meta)?;
+        let weights = crate::graph::weights_of(&model)?;
+        #[cfg(feature = "native")]
+        if backend == Backend::Native {
+            let engine = Engine::Native(crate::native::Model::new(&weights, meta.tasks.len())?);
+            return Ok(RuntimePredictor { meta, engine });
+        }
+        let rebuilt = crate::graph::write(weights, &meta)?;
         let bytes = rebuilt.as_slice();
         let engine = match backend {
             #[cfg(feature = "tract")]
@@ -127,6 +140,47 @@ impl RuntimePredictor {
     /// Scaled scores of `graphs`: `[B][T]`. tract runs each graph on its own (in parallel
     /// with the `parallel` feature); ONNX Runtime runs them as one batch.
     pub fn scores(&self, graphs: &[&EncodedGraph]) -> Result<Vec<Scores>, RuntimeError> {
+        let all: Vec<usize> = (0..self.meta.tasks.len()).collect();
+        self.scores_of(graphs, &all)
+    }
+
+    /// Scaled scores of `graphs` for the task `columns` only, in that order: `[B][columns]`.
+    /// The native backend computes only what those columns need; the others compute every
+    /// column and keep these.
+    pub fn scores_of(
+        &self,
+        graphs: &[&EncodedGraph],
+        columns: &[usize],
+    ) -> Result<Vec<Scores>, RuntimeError> {
+        if let Some(&c) = columns.iter().find(|&&c| c >= self.meta.tasks.len()) {
+            return Err(RuntimeError::Bundle(BundleError::NotAPredictor(format!(
+                "no column {c} of {}",
+                self.meta.tasks.len()
+            ))));
+        }
+        #[cfg(feature = "native")]
+        if let Engine::Native(m) = &self.engine {
+            for g in graphs {
+                within_budget(g)?;
+            }
+            let rows = for_each_graph(graphs, |g| {
+                m.scores(g, columns)
+                    .map_err(|message| RuntimeError::Engine {
+                        backend: Backend::Native,
+                        message,
+                    })
+            })?;
+            return checked(rows);
+        }
+        let all = self.all_scores(graphs)?;
+        Ok(all
+            .into_iter()
+            .map(|row| columns.iter().map(|&c| row[c]).collect())
+            .collect())
+    }
+
+    /// Every column's scaled scores from an ONNX engine.
+    fn all_scores(&self, graphs: &[&EncodedGraph]) -> Result<Vec<Scores>, RuntimeError> {
         if graphs.is_empty() {
             return Ok(Vec::new());
         }
@@ -134,6 +188,8 @@ impl RuntimePredictor {
             within_budget(g)?;
         }
         let flat: Vec<f32> = match &self.engine {
+            #[cfg(feature = "native")]
+            Engine::Native(_) => unreachable!("the native engine answers in scores_of"),
             #[cfg(feature = "tract")]
             Engine::Tract(m) => {
                 let rows = for_each_graph(graphs, |g| m.run_one(g))?;
@@ -156,10 +212,7 @@ impl RuntimePredictor {
                 graphs.len()
             ))));
         }
-        if let Some(i) = flat.iter().position(|v| !v.is_finite()) {
-            return Err(RuntimeError::NotFinite { graph: i / columns });
-        }
-        Ok(flat.chunks(columns).map(<[f32]>::to_vec).collect())
+        checked(flat.chunks(columns).map(<[f32]>::to_vec).collect())
     }
 
     /// Predictions in each task's metric, `[B][T]`; `gflops[i]` are the MACs (in billions)
@@ -170,13 +223,24 @@ impl RuntimePredictor {
         graphs: &[&EncodedGraph],
         gflops: &[f64],
     ) -> Result<Vec<Vec<f64>>, RuntimeError> {
+        let all: Vec<usize> = (0..self.meta.tasks.len()).collect();
+        self.predict_columns(graphs, gflops, &all)
+    }
+
+    /// [`Self::predict`] for the task `columns` only, in that order: `[B][columns]`.
+    pub fn predict_columns(
+        &self,
+        graphs: &[&EncodedGraph],
+        gflops: &[f64],
+        columns: &[usize],
+    ) -> Result<Vec<Vec<f64>>, RuntimeError> {
         Ok(self
-            .scores(graphs)?
+            .scores_of(graphs, columns)?
             .iter()
             .zip(graphs.iter().zip(gflops))
             .map(|(row, (graph, &g))| {
                 row.iter()
-                    .zip(&self.meta.tasks)
+                    .zip(columns.iter().map(|&c| &self.meta.tasks[c]))
                     .map(|(&z, t)| {
                         let gnn = t.scaling.unscale(f64::from(z), g);
                         t.graph_statistics
@@ -186,6 +250,14 @@ impl RuntimePredictor {
                     .collect()
             })
             .collect())
+    }
+}
+
+/// Rows of scores, refused when one is not finite (a graph's scores overflowed).
+fn checked(rows: Vec<Scores>) -> Result<Vec<Scores>, RuntimeError> {
+    match rows.iter().position(|r| r.iter().any(|v| !v.is_finite())) {
+        Some(graph) => Err(RuntimeError::NotFinite { graph }),
+        None => Ok(rows),
     }
 }
 
@@ -228,7 +300,7 @@ fn budgeted_batches<'a, 'g>(graphs: &'a [&'g EncodedGraph]) -> Vec<&'a [&'g Enco
 }
 
 /// `run` on each graph, in parallel with the `parallel` feature.
-#[cfg(feature = "tract")]
+#[cfg(any(feature = "tract", feature = "native"))]
 fn for_each_graph<T: Send>(
     graphs: &[&EncodedGraph],
     run: impl Fn(&EncodedGraph) -> Result<T, RuntimeError> + Sync,

@@ -111,7 +111,10 @@ fn check_parity(members: &[Predictor], bytes: &[u8], args: &Args) -> Result<()> 
         &path,
         (serde_json::to_string(&reference)? + "\n").as_bytes(),
     )?;
-    let mut backends = vec![aiop_predictor::Backend::Tract];
+    let mut backends = vec![
+        aiop_predictor::Backend::Native,
+        aiop_predictor::Backend::Tract,
+    ];
     if std::env::var_os("ORT_DYLIB_PATH").is_some() {
         backends.push(aiop_predictor::Backend::Ort);
     }

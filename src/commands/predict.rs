@@ -17,7 +17,9 @@ use aiop_predictor::DEFAULT_PREDICTOR;
 /// Which engine runs the predictor.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum BackendArg {
-    /// tract (pure Rust).
+    /// The predictor's operators in Rust, only the asked task's part (the fastest).
+    Native,
+    /// tract: the predictor's ONNX graph, pure Rust.
     Tract,
     /// ONNX Runtime; its library from `ORT_DYLIB_PATH` (tools/install_onnxruntime.sh).
     Ort,
@@ -26,6 +28,7 @@ pub enum BackendArg {
 impl From<BackendArg> for Backend {
     fn from(b: BackendArg) -> Backend {
         match b {
+            BackendArg::Native => Backend::Native,
             BackendArg::Tract => Backend::Tract,
             BackendArg::Ort => Backend::Ort,
         }
@@ -38,7 +41,7 @@ pub struct PredictorArgs {
     /// An exported predictor (`aiop export`); default: the bundled one.
     #[arg(long)]
     pub predictor: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "tract")]
+    #[arg(long, value_enum, default_value = "native")]
     pub backend: BackendArg,
 }
 
@@ -90,7 +93,7 @@ pub struct PredictArgs {
     model_options: ModelOptions,
 }
 
-/// A converted model with its predictions for every column of the predictor.
+/// A converted model with its predictions for the columns asked for, in their order.
 struct Predicted {
     path: PathBuf,
     macs: u64,
@@ -101,10 +104,12 @@ struct Predicted {
 /// Graphs per predictor run.
 const BATCH: usize = 64;
 
-/// Converts `paths` and predicts them; files that fail are reported and skipped (`failed`).
+/// Converts `paths` and predicts the task `columns` of each (values in that order); files that
+/// fail are reported and skipped (`failed`).
 fn predict_files(
     predictor: &RuntimePredictor,
     paths: &[PathBuf],
+    columns: &[usize],
     model_options: &ModelOptions,
     failed: &mut usize,
 ) -> Result<Vec<Predicted>> {
@@ -140,7 +145,7 @@ fn predict_files(
         }
         let refs: Vec<_> = graphs.iter().collect();
         let gflops: Vec<f64> = converted.iter().map(|c| c.1 as f64 / 1e9).collect();
-        let values = predictor.predict(&refs, &gflops)?;
+        let values = predictor.predict_columns(&refs, &gflops, columns)?;
         for ((path, macs, params), values) in converted.into_iter().zip(values) {
             out.push(Predicted {
                 path,
@@ -158,7 +163,13 @@ pub fn run_predict(args: PredictArgs) -> Result<ExitCode> {
     let predictor = args.predictor.load()?;
     let shown = predictor.meta.columns(args.task.as_deref())?;
     let mut failed = 0;
-    let predicted = predict_files(&predictor, &args.models, &args.model_options, &mut failed)?;
+    let predicted = predict_files(
+        &predictor,
+        &args.models,
+        &shown,
+        &args.model_options,
+        &mut failed,
+    )?;
     let rows: Vec<Prediction> = predicted
         .iter()
         .flat_map(|p| {
@@ -183,11 +194,8 @@ pub fn run_predict(args: PredictArgs) -> Result<ExitCode> {
                 p.macs as f64 / 1e9,
                 p.params as f64 / 1e6
             );
-            for &i in &shown {
-                text += &format!(
-                    "  {:<28} {:>8.2}\n",
-                    predictor.meta.tasks[i].task, p.values[i]
-                );
+            for (&i, value) in shown.iter().zip(&p.values) {
+                text += &format!("  {:<28} {:>8.2}\n", predictor.meta.tasks[i].task, value);
             }
         }
         emit(&text)?;
@@ -248,7 +256,13 @@ pub fn run_rank(args: RankArgs) -> Result<ExitCode> {
         }
     }
     let mut failed = 0;
-    let predicted = predict_files(&predictor, &files, &args.model_options, &mut failed)?;
+    let predicted = predict_files(
+        &predictor,
+        &files,
+        &[column],
+        &args.model_options,
+        &mut failed,
+    )?;
     let mut rows: Vec<Ranked> = predicted
         .into_iter()
         .map(|p| {
@@ -258,7 +272,7 @@ pub fn run_rank(args: RankArgs) -> Result<ExitCode> {
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
             let truth = labels.as_ref().and_then(|l| l.get(&name).copied());
             Ranked {
-                prediction: p.values[column],
+                prediction: p.values[0],
                 name,
                 truth,
                 p,

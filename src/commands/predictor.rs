@@ -96,7 +96,7 @@ fn run_blend(args: BlendArgs) -> Result<ExitCode> {
         None => ("bundled predictor".into(), DEFAULT_PREDICTOR.to_vec()),
     };
     // a file that is no usable predictor is refused as `predict` refuses it (exit status 2)
-    aiop_predictor::RuntimePredictor::from_bytes(&bytes, aiop_predictor::Backend::Tract)
+    aiop_predictor::RuntimePredictor::from_bytes(&bytes, aiop_predictor::Backend::Native)
         .map_err(|error| super::predict::BadPredictor { path, error })?;
     let blended = aiop_trainer::blend::blend(&bytes, &args.task, &train, args.weight)?;
     super::write_atomic(&args.output, &blended)?;
@@ -119,7 +119,7 @@ fn run_info(predictor: Option<PathBuf>, json: bool) -> Result<ExitCode> {
     };
     let loaded = PredictorArgs {
         predictor,
-        backend: BackendArg::Tract,
+        backend: BackendArg::Native,
     }
     .load()?;
     let meta = &loaded.meta;

@@ -55,7 +55,7 @@ pub struct Predictor(RuntimePredictor);
 impl Predictor {
     /// The bundled default predictor.
     pub fn bundled() -> Result<Predictor, JsError> {
-        RuntimePredictor::from_bytes(DEFAULT_PREDICTOR, Backend::Tract)
+        RuntimePredictor::from_bytes(DEFAULT_PREDICTOR, Backend::Native)
             .map(Predictor)
             .map_err(|e| JsError::new(&format!("bundled predictor: {e}")))
     }
@@ -63,7 +63,7 @@ impl Predictor {
     /// A predictor file (`aiop export`) named `name`.
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Predictor, JsError> {
-        RuntimePredictor::from_bytes(bytes, Backend::Tract)
+        RuntimePredictor::from_bytes(bytes, Backend::Native)
             .map(Predictor)
             .map_err(|e| JsError::new(&format!("{name}: {e}")))
     }

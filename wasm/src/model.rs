@@ -48,19 +48,14 @@ impl Converted {
     pub fn predict(&self, predictor: &RuntimePredictor) -> Result<Vec<Prediction>, String> {
         let graph = encode(&self.cg);
         let gflops = self.cg.macs() as f64 / 1e9;
+        let meta = &predictor.meta;
+        let columns = meta.default_columns();
         let values = predictor
-            .predict(&[&graph], &[gflops])
+            .predict_columns(&[&graph], &[gflops], &columns)
             .map_err(|e| format!("{}: {e}", self.name))?;
         let row = values.into_iter().next().unwrap_or_default();
-        let meta = &predictor.meta;
         let costs = (self.cg.macs(), self.cg.params());
-        Ok(Prediction::rows(
-            meta,
-            &self.name,
-            costs,
-            &row,
-            &meta.default_columns(),
-        ))
+        Ok(Prediction::rows(meta, &self.name, costs, &row, &columns))
     }
 }
 
@@ -86,7 +81,7 @@ mod tests {
         assert!(m.svg().contains("<svg"));
         let back = format::from_json(&m.cg_json()).unwrap();
         assert_eq!(back.macs(), m.cg.macs());
-        let predictor = RuntimePredictor::from_bytes(DEFAULT_PREDICTOR, Backend::Tract).unwrap();
+        let predictor = RuntimePredictor::from_bytes(DEFAULT_PREDICTOR, Backend::Native).unwrap();
         let predictions = m.predict(&predictor).unwrap();
         let tasks: Vec<&str> = predictions.iter().map(|p| p.task.as_str()).collect();
         assert_eq!(
