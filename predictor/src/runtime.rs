@@ -158,11 +158,11 @@ impl RuntimePredictor {
                 self.meta.tasks.len()
             ))));
         }
+        for g in graphs {
+            within_budget(g)?;
+        }
         #[cfg(feature = "native")]
         if let Engine::Native(m) = &self.engine {
-            for g in graphs {
-                within_budget(g)?;
-            }
             let rows = for_each_graph(graphs, |g| {
                 m.scores(g, columns)
                     .map_err(|message| RuntimeError::Engine {
@@ -179,13 +179,10 @@ impl RuntimePredictor {
             .collect())
     }
 
-    /// Every column's scaled scores from an ONNX engine.
+    /// Every column's scaled scores from an ONNX engine, of graphs within the budget.
     fn all_scores(&self, graphs: &[&EncodedGraph]) -> Result<Vec<Scores>, RuntimeError> {
         if graphs.is_empty() {
             return Ok(Vec::new());
-        }
-        for g in graphs {
-            within_budget(g)?;
         }
         let flat: Vec<f32> = match &self.engine {
             #[cfg(feature = "native")]
