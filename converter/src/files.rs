@@ -6,6 +6,9 @@
 //! and the read are one step. Symbolic links to regular files are followed (models are often
 //! linked into zoo folders); external tensor data, which must stay inside the model's folder,
 //! also refuses a link in the last component (`onnx::external`).
+//!
+//! Files aiop writes go through [`write_atomic`]: a temporary file beside the target, renamed
+//! over it once complete, so that a failure never leaves a partial file behind.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -128,6 +131,72 @@ pub fn read_text_capped(path: &Path, cap: u64) -> io::Result<String> {
             format!("{} is not UTF-8 text", path.display()),
         )
     })
+}
+
+/// A temporary file in `path`'s folder (created if needed), to be [`persist`]ed over `path`;
+/// named `.<file name>.<random>`, so that what a killed writer leaves is recognisable.
+pub fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let prefix = format!(
+        ".{}.",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    tempfile::Builder::new().prefix(&prefix).tempfile_in(dir)
+}
+
+/// Moves a [`temp_beside`] file over `path`, readable by all (0644) like a plainly written file.
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(path).map(drop).map_err(|e| e.error)
+}
+
+/// Writes `bytes` to `path` atomically: [`temp_beside`], then [`persist`].
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = temp_beside(path)?;
+    io::Write::write_all(&mut tmp, bytes)?;
+    persist(tmp, path)
+}
+
+/// Extensions of the model files a folder is searched for (SavedModel folders are found too).
+pub const MODEL_EXTENSIONS: &[&str] = &["onnx", "pb"];
+/// [`MODEL_EXTENSIONS`] and CG files (`.cg`, as `aiop convert` and `aiop dataset export` write
+/// them), for what reads either.
+pub const MODEL_AND_CG_EXTENSIONS: &[&str] = &["onnx", "pb", "cg"];
+
+/// SavedModel folders and regular files (or links to them) with one of `extensions` under
+/// `dir`, sorted. Links to folders are not followed (no cycles); a FIFO named `*.onnx` is
+/// skipped, not opened.
+pub fn find(dir: &Path, extensions: &[&str]) -> io::Result<Vec<std::path::PathBuf>> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)?.flatten() {
+            let p = e.path();
+            let ft = e.file_type()?;
+            if ft.is_dir() && crate::tf::is_tf_model(&p) {
+                found.push(p); // a SavedModel folder
+            } else if ft.is_dir() {
+                stack.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| extensions.iter().any(|e| x == *e))
+                && p.is_file()
+            {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -110,6 +110,74 @@ impl RankScores {
     }
 }
 
+/// One network of a [`Ranking`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Ranked {
+    /// 1 for the best predicted network.
+    pub rank: usize,
+    /// Where it came from (a file path, or a description of a generated network).
+    pub file: String,
+    /// Its key in the labels (a file's stem).
+    pub name: String,
+    pub prediction: f64,
+    /// Its label, when the labels have one.
+    pub value: Option<f64>,
+    pub macs: u64,
+    pub params: u64,
+}
+
+/// Networks sorted by predicted score, best first, with the [`RankScores`] of the labelled ones
+/// when labels were given: what `aiop rank --json` prints and `aiop.rank` returns.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Ranking {
+    pub task: String,
+    pub ranking: Vec<Ranked>,
+    #[serde(flatten)]
+    pub scores: Option<RankScores>,
+}
+
+/// A network to rank: `(file, name, prediction, MACs, params)`.
+pub type Unranked = (String, String, f64, u64, u64);
+
+impl Ranking {
+    /// Sorts `networks` by prediction (best first; ties keep their order) and, with `labels`
+    /// (`name → value`), scores the labelled ones.
+    pub fn new(
+        task: &str,
+        networks: Vec<Unranked>,
+        labels: Option<&std::collections::HashMap<String, f64>>,
+    ) -> Ranking {
+        let mut ranking: Vec<Ranked> = networks
+            .into_iter()
+            .map(|(file, name, prediction, macs, params)| Ranked {
+                rank: 0,
+                value: labels.and_then(|l| l.get(&name).copied()),
+                file,
+                name,
+                prediction,
+                macs,
+                params,
+            })
+            .collect();
+        ranking.sort_by(|a, b| b.prediction.total_cmp(&a.prediction));
+        for (i, r) in ranking.iter_mut().enumerate() {
+            r.rank = i + 1;
+        }
+        let scores = labels.map(|_| {
+            let labelled: Vec<(f64, f64, f64)> = ranking
+                .iter()
+                .filter_map(|r| Some((r.prediction, r.value?, r.macs as f64)))
+                .collect();
+            RankScores::of(&labelled)
+        });
+        Ranking {
+            task: task.to_string(),
+            ranking,
+            scores,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +188,36 @@ mod tests {
         assert_eq!(kendall_tau(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0);
         // one discordant pair of three
         assert!((kendall_tau(&[1.0, 2.0, 3.0], &[1.0, 3.0, 2.0]) - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ranking_sorts_and_scores_the_labelled() {
+        let net =
+            |name: &str, p: f64, macs: u64| (format!("{name}.onnx"), name.to_string(), p, macs, 7);
+        let labels = [("a", 70.0), ("b", 75.0)]
+            .map(|(k, v)| (k.to_string(), v))
+            .into_iter()
+            .collect();
+        let r = Ranking::new(
+            "t",
+            vec![net("a", 60.0, 5), net("c", 90.0, 1), net("b", 80.0, 9)],
+            Some(&labels),
+        );
+        let order: Vec<_> = r
+            .ranking
+            .iter()
+            .map(|r| (r.rank, r.name.as_str(), r.value))
+            .collect();
+        assert_eq!(
+            order,
+            [(1, "c", None), (2, "b", Some(75.0)), (3, "a", Some(70.0))]
+        );
+        let s = r.scores.as_ref().unwrap();
+        assert_eq!((s.n, s.srcc, s.flops_srcc), (2, 1.0, 1.0));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["srcc"], 1.0);
+        assert_eq!(json["ranking"][0]["value"], serde_json::Value::Null);
+        assert!(Ranking::new("t", vec![], None).scores.is_none());
     }
 
     #[test]

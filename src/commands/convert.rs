@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use aiop_converter::cg::format;
+use aiop_converter::files;
 use aiop_converter::{Cg, ConvertOptions};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -149,43 +150,16 @@ impl Entry {
     }
 }
 
-/// Model files under `dir`, sorted.
+/// Model files under `dir`, sorted ([`files::find`]).
 pub fn find_models(dir: &Path) -> Result<Vec<PathBuf>> {
-    find_files(dir, &["onnx", "pb"])
+    files::find(dir, files::MODEL_EXTENSIONS)
+        .with_context(|| format!("cannot list {}", dir.display()))
 }
 
-/// Model files and CG files (`.cg`, as `aiop convert` and `aiop dataset export` write them)
-/// under `dir`, for the commands that read either.
+/// Model files and CG files under `dir`, for the commands that read either.
 pub fn find_models_and_cgs(dir: &Path) -> Result<Vec<PathBuf>> {
-    find_files(dir, &["onnx", "pb", "cg"])
-}
-
-/// SavedModel folders and regular files with one of `extensions` under `dir`, sorted.
-fn find_files(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))?;
-        for e in entries.flatten() {
-            let p = e.path();
-            let ft = e.file_type()?;
-            if ft.is_dir() && aiop_converter::tf::is_tf_model(&p) {
-                found.push(p); // a SavedModel folder
-            } else if ft.is_dir() {
-                stack.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|x| extensions.iter().any(|e| x == *e))
-                && p.is_file()
-            {
-                // regular files (or links to them) only: a FIFO named `*.onnx` would hang
-                found.push(p);
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
+    files::find(dir, files::MODEL_AND_CG_EXTENSIONS)
+        .with_context(|| format!("cannot list {}", dir.display()))
 }
 
 /// Where each model's CG goes: `<out>/<relative path>.<ext>` in place of the model's extension,

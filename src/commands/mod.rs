@@ -20,6 +20,7 @@ pub mod zoo;
 use std::path::{Path, PathBuf};
 
 use aiop_converter::cg::format;
+use aiop_converter::files;
 use aiop_converter::load::{self, LoadError};
 use aiop_converter::{Cg, ConvertError, ConvertOptions};
 use anyhow::{Context, Result};
@@ -160,51 +161,18 @@ pub fn load_cg(path: &Path, options: &ConvertOptions) -> Result<Cg> {
 
 /// A temporary file in `path`'s folder (created if needed), to be [`persist`]ed over `path`.
 pub fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // named `.<file name>.<random>`: what a killed writer leaves is recognisable
-    let prefix = format!(
-        ".{}.",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    );
-    tempfile::Builder::new()
-        .prefix(&prefix)
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))
+    files::temp_beside(path).with_context(|| format!("cannot write beside {}", path.display()))
 }
 
-/// Renames a finished temporary file to `path`, with the permissions of a normally created
-/// file (temporary files are private).
+/// Moves a [`temp_beside`] file over `path`.
 pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    files::persist(tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, so that a failure
 /// never leaves a partial file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = temp_beside(path)?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    persist(tmp, path)
+    files::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The CG encoded by the output path's extension: JSON for `.json`, binary otherwise.
-pub fn encode_for(path: &Path, cg: &Cg) -> Vec<u8> {
-    if path.extension().is_some_and(|e| e == "json") {
-        format::to_json(cg).into_bytes()
-    } else {
-        format::to_binary(cg)
-    }
-}
+pub use format::encode_for;

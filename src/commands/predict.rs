@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aiop_datasets::rank::RankScores;
+use aiop_datasets::rank::Ranking;
 use aiop_predictor::{Backend, Prediction, RuntimePredictor, encode};
 use anyhow::{Context, Result};
 
@@ -263,87 +263,44 @@ pub fn run_rank(args: RankArgs) -> Result<ExitCode> {
         &args.model_options,
         &mut failed,
     )?;
-    let mut rows: Vec<Ranked> = predicted
+    let networks = predicted
         .into_iter()
         .map(|p| {
             let name = p
                 .path
                 .file_stem()
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-            let truth = labels.as_ref().and_then(|l| l.get(&name).copied());
-            Ranked {
-                prediction: p.values[0],
-                name,
-                truth,
-                p,
-            }
+            let file = p.path.display().to_string();
+            (file, name, p.values[0], p.macs, p.params)
         })
         .collect();
-    rows.sort_by(|a, b| b.prediction.total_cmp(&a.prediction));
-    let scores = labels.is_some().then(|| {
-        let labelled: Vec<(f64, f64, f64)> = rows
-            .iter()
-            .filter_map(|r| Some((r.prediction, r.truth?, r.p.macs as f64)))
-            .collect();
-        RankScores::of(&labelled)
-    });
+    let ranking = Ranking::new(&args.task, networks, labels.as_ref());
     let text = if args.json {
-        rank_json(&args.task, &rows, scores.as_ref())?
+        serde_json::to_string_pretty(&ranking)? + "\n"
     } else {
-        rank_text(&args.task, &rows, scores.as_ref())
+        rank_text(&ranking)
     };
     emit(&text)?;
     Ok(exit_status(failed))
 }
 
-/// One ranked model: its prediction for the ranked task, its name (the file stem, the key of
-/// the labels) and its label when there is one.
-struct Ranked {
-    p: Predicted,
-    name: String,
-    prediction: f64,
-    truth: Option<f64>,
-}
-
-/// `aiop rank --json`: the ranking, then the scores' fields when labels were given.
-fn rank_json(task: &str, rows: &[Ranked], scores: Option<&RankScores>) -> Result<String> {
-    let ranking: Vec<serde_json::Value> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            serde_json::json!({
-                "rank": i + 1, "file": r.p.path.display().to_string(), "name": r.name,
-                "prediction": r.prediction, "value": r.truth,
-                "macs": r.p.macs, "params": r.p.params,
-            })
-        })
-        .collect();
-    let mut out = serde_json::json!({ "task": task, "ranking": ranking });
-    if let Some(s) = scores {
-        for (k, v) in serde_json::to_value(s)?.as_object().into_iter().flatten() {
-            out[k] = v.clone();
-        }
-    }
-    Ok(serde_json::to_string_pretty(&out)? + "\n")
-}
-
 /// `aiop rank`'s table, then the scores' line when labels were given.
-fn rank_text(task: &str, rows: &[Ranked], scores: Option<&RankScores>) -> String {
+fn rank_text(ranking: &Ranking) -> String {
     let mut text = format!(
         "{:>4}  {:<40} {:>10} {:>10} {:>9}\n",
-        "rank", "model", task, "true", "GMACs"
+        "rank", "model", ranking.task, "true", "GMACs"
     );
-    for (i, r) in rows.iter().enumerate() {
+    for r in &ranking.ranking {
         text += &format!(
             "{:>4}  {:<40} {:>10.2} {:>10} {:>9.3}\n",
-            i + 1,
+            r.rank,
             r.name,
             r.prediction,
-            r.truth.map_or("–".into(), |t| format!("{t:.2}")),
-            r.p.macs as f64 / 1e9
+            r.value.map_or("–".into(), |t| format!("{t:.2}")),
+            r.macs as f64 / 1e9
         );
     }
-    if let Some(s) = scores {
+    if let Some(s) = &ranking.scores {
         text += &format!(
             "{} labelled: SRCC {:.4}  Kendall {:.4}  MAE {:.3}  | FLOPs SRCC {:.4}\n",
             s.n, s.srcc, s.kendall, s.mae, s.flops_srcc

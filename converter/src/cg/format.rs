@@ -150,6 +150,15 @@ pub fn from_binary(bytes: &[u8]) -> Result<Cg, FormatError> {
     from_record(r)
 }
 
+/// The CG encoded as a file at `path` asks: JSON for `*.json`, binary otherwise.
+pub fn encode_for(path: &std::path::Path, cg: &Cg) -> Vec<u8> {
+    if path.extension().is_some_and(|e| e == "json") {
+        to_json(cg).into_bytes()
+    } else {
+        to_binary(cg)
+    }
+}
+
 /// True when `bytes` start like a binary CG file.
 pub fn is_binary_cg(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)

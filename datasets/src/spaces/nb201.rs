@@ -117,6 +117,18 @@ impl Cell {
         Some(Cell([op(0)?, op(1)?, op(3)?, op(2)?, op(4)?, op(5)?]))
     }
 
+    /// `count` different cells (at most all 15,625): the first of every cell in an order
+    /// shuffled by a ChaCha8 generator seeded with `seed`, the same on every platform (so a
+    /// larger `count` extends a smaller one).
+    pub fn sample(count: usize, seed: u64) -> Vec<Cell> {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        let mut all: Vec<Cell> = Cell::all().collect();
+        all.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+        all.truncate(count);
+        all
+    }
+
     /// Every one of the 5^6 = 15,625 cells, in a fixed order.
     pub fn all() -> impl Iterator<Item = Cell> {
         const OPS: [Op; 5] = [Op::None, Op::Skip, Op::Conv1x1, Op::Conv3x3, Op::AvgPool3x3];
@@ -302,6 +314,18 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_are_distinct_seeded_and_capped() {
+        let a = Cell::sample(500, 7);
+        assert_eq!(a.len(), 500);
+        let distinct: std::collections::HashSet<String> = a.iter().map(Cell::to_string).collect();
+        assert_eq!(distinct.len(), 500);
+        assert_eq!(a, Cell::sample(500, 7));
+        assert_eq!(Cell::sample(20, 7), a[..20]);
+        assert_ne!(a, Cell::sample(500, 8));
+        assert_eq!(Cell::sample(20_000, 0).len(), 15_625);
+    }
 
     #[test]
     fn parses_prints_and_enumerates() {

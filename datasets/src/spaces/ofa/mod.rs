@@ -97,7 +97,7 @@ pub const RESNET_RATIOS: [f64; 3] = [0.2, 0.25, 0.35];
 pub const RESNET_MULTIPLIERS: [f64; 3] = [0.65, 0.8, 1.0];
 
 /// A search space.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
     MobileNetV3,
     ResNet,

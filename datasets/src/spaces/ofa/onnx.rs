@@ -142,6 +142,30 @@ pub fn sample_bodies(family: Family, seed: u64, count: usize) -> Vec<Body> {
     (0..count).map(|_| family.sample(&mut rng)).collect()
 }
 
+/// The most bodies [`bodies_at`] draws through to reach an index: 10 million (a few seconds).
+pub const MAX_STREAM_INDEX: usize = 10_000_000;
+
+/// The bodies at `indices` (any order, repeats allowed) of the stream [`sample_bodies`] draws
+/// from, keeping only those in memory; `None` when an index is past [`MAX_STREAM_INDEX`].
+pub fn bodies_at(family: Family, seed: u64, indices: &[usize]) -> Option<Vec<Body>> {
+    let Some(&last) = indices.iter().max() else {
+        return Some(Vec::new());
+    };
+    if last >= MAX_STREAM_INDEX {
+        return None;
+    }
+    let wanted: std::collections::HashSet<usize> = indices.iter().copied().collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut kept = std::collections::HashMap::new();
+    for i in 0..=last {
+        let body = family.sample(&mut rng);
+        if wanted.contains(&i) {
+            kept.insert(i, body);
+        }
+    }
+    Some(indices.iter().map(|i| kept[i].clone()).collect())
+}
+
 /// Writes nodes with fresh weight names.
 struct Writer {
     m: ModelBuilder,
@@ -330,6 +354,18 @@ mod tests {
     use crate::spaces::ofa::{MbBlock, ResStage};
     use aiop_converter::ConvertOptions;
     use aiop_converter::cg::{Cg, OpCategory};
+
+    #[test]
+    fn bodies_at_are_the_stream_s_bodies() {
+        let stream = sample_bodies(Family::MobileNetV3, 3, 40);
+        let picked = bodies_at(Family::MobileNetV3, 3, &[39, 0, 17, 17]).unwrap();
+        assert_eq!(
+            picked,
+            [&stream[39], &stream[0], &stream[17], &stream[17]].map(Clone::clone)
+        );
+        assert!(bodies_at(Family::ResNet, 0, &[MAX_STREAM_INDEX]).is_none());
+        assert_eq!(bodies_at(Family::ResNet, 0, &[]), Some(vec![]));
+    }
 
     /// `v` rounded to a multiple of 8, at least 8 (written out again, not `round8`).
     fn to8(v: f64) -> i64 {
