@@ -16,43 +16,45 @@ generators: :mod:`aiop.zoo`.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Union
 
 import numpy as np
 
 from . import zoo
-from ._aiop import CG, __version__
+from ._aiop import CG, __version__, convert, convert_all, load_cg, read_labels
 from ._aiop import Predictor as _NativePredictor
-from ._aiop import convert, convert_all, load_cg, read_labels
+from ._aiop import rank as _rank
 from ._torch_export import from_torch
 from .errors import AiopError, BadInputError, MissingFileError, UnknownTaskError
 
 __all__ = [
     "CG",
-    "Predictor",
-    "Ranking",
-    "convert",
-    "convert_all",
-    "load_cg",
-    "from_torch",
-    "rank",
-    "read_labels",
-    "zoo",
     "AiopError",
     "BadInputError",
     "MissingFileError",
+    "Predictor",
+    "Ranking",
     "UnknownTaskError",
     "__version__",
+    "convert",
+    "convert_all",
+    "from_torch",
+    "load_cg",
+    "rank",
+    "read_labels",
+    "zoo",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Task = Union[None, str, Sequence[str]]
 
 
-def _as_cgs(items: Union[CG, PathLike, Iterable[Union[CG, PathLike]]]) -> List[CG]:
+def _as_cgs(items: CG | PathLike | Iterable[CG | PathLike]) -> list[CG]:
     """CGs as they are; paths converted (in parallel)."""
     if isinstance(items, (CG, str, os.PathLike)):
         items = [items]
@@ -74,14 +76,14 @@ class Predictor:
         self._inner = _NativePredictor(path, backend=backend)
 
     @classmethod
-    def default(cls, *, backend: str = "native") -> "Predictor":
+    def default(cls, *, backend: str = "native") -> Predictor:
         """The predictor bundled with aiop (its model card: ``models/README.md``)."""
         self = cls.__new__(cls)
         self._inner = _NativePredictor.default(backend=backend)
         return self
 
     @property
-    def tasks(self) -> List[str]:
+    def tasks(self) -> list[str]:
         """The tasks predicted by default, in the order of :meth:`predict`'s columns."""
         return self._inner.tasks
 
@@ -89,11 +91,11 @@ class Predictor:
     def backend(self) -> str:
         return self._inner.backend
 
-    def info(self) -> Dict[str, Any]:
+    def info(self) -> dict[str, Any]:
         """Tasks, label scaling, encoding and training, as ``aiop predictor info --json``."""
         return self._inner.info()
 
-    def predict(self, cgs: Union[CG, PathLike, Iterable[Union[CG, PathLike]]], task: Task = None) -> np.ndarray:
+    def predict(self, cgs: CG | PathLike | Iterable[CG | PathLike], task: Task = None) -> np.ndarray:
         """Predicted scores of ``cgs`` (CGs, or model/CG paths, converted first), in each task's
         metric (e.g. top-1 in %).
 
@@ -121,22 +123,22 @@ class Ranking:
     """
 
     task: str
-    rows: List[Dict[str, Any]]
-    n: Optional[int] = None
-    srcc: Optional[float] = None
-    kendall: Optional[float] = None
-    mae: Optional[float] = None
-    flops_srcc: Optional[float] = None
-    skipped: List[Tuple[str, str]] = field(default_factory=list)
+    rows: list[dict[str, Any]]
+    n: int | None = None
+    srcc: float | None = None
+    kendall: float | None = None
+    mae: float | None = None
+    flops_srcc: float | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def _from_record(cls, record: Mapping[str, Any], skipped: List[Tuple[str, str]]) -> "Ranking":
+    def _from_record(cls, record: Mapping[str, Any], skipped: list[tuple[str, str]]) -> Ranking:
         scores = {k: record.get(k) for k in ("n", "srcc", "kendall", "mae", "flops_srcc")}
         return cls(task=record["task"], rows=list(record["ranking"]), skipped=list(skipped), **scores)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The ``aiop rank --json`` record."""
-        out: Dict[str, Any] = {"task": self.task, "ranking": self.rows}
+        out: dict[str, Any] = {"task": self.task, "ranking": self.rows}
         if self.n is not None:
             out.update(n=self.n, srcc=self.srcc, kendall=self.kendall, mae=self.mae, flops_srcc=self.flops_srcc)
         return out
@@ -156,11 +158,11 @@ class Ranking:
 
 
 def rank(
-    sources: Union[CG, PathLike, Iterable[Union[CG, PathLike]]],
+    sources: CG | PathLike | Iterable[CG | PathLike],
     task: str,
     *,
-    labels: Union[None, PathLike, Mapping[str, float]] = None,
-    predictor: Optional[Predictor] = None,
+    labels: None | PathLike | Mapping[str, float] = None,
+    predictor: Predictor | None = None,
     canonical: bool = False,
     batch: int = 1,
     resolution: int = 224,
@@ -177,15 +179,16 @@ def rank(
     if isinstance(sources, (CG, str, os.PathLike)):
         sources = [sources]
     inner = predictor._inner if predictor is not None else None
-    text, skipped = _aiop_rank(
-        list(sources), task, labels=labels, predictor=inner, canonical=canonical,
-        batch=batch, resolution=resolution, errors=errors,
+    text, skipped = _rank(
+        list(sources),
+        task,
+        labels=labels,
+        predictor=inner,
+        canonical=canonical,
+        batch=batch,
+        resolution=resolution,
+        errors=errors,
     )
     for source, message in skipped:
         warnings.warn(f"skipped {source}: {message}", stacklevel=2)
-    import json
-
     return Ranking._from_record(json.loads(text), skipped)
-
-
-from ._aiop import rank as _aiop_rank  # noqa: E402  (after the public `rank`, which wraps it)

@@ -10,7 +10,9 @@ from typing import Any
 from ._aiop import CG, convert
 
 
-def from_torch(module: Any, example_input: Any, *, name: str = None, canonical: bool = False, **export_kwargs: Any) -> CG:
+def from_torch(
+    module: Any, example_input: Any, *, name: str | None = None, canonical: bool = False, **export_kwargs: Any
+) -> CG:
     """Exports ``module`` with ``torch.onnx.export`` in memory and converts the result.
 
     The defaults are the recipe the bundled predictor's training networks were exported with:
@@ -26,15 +28,15 @@ def from_torch(module: Any, example_input: Any, *, name: str = None, canonical: 
         raise ImportError("aiop.from_torch needs PyTorch: pip install torch") from e
 
     inputs = example_input if isinstance(example_input, tuple) else (example_input,)
-    kwargs = dict(
-        dynamo=False,
-        export_params=False,
-        keep_initializers_as_inputs=True,
-        opset_version=17,
-        do_constant_folding=False,
-        training=torch.onnx.TrainingMode.PRESERVE,
-        input_names=[f"input{i}" if len(inputs) > 1 else "input" for i in range(len(inputs))],
-    )
+    kwargs = {
+        "dynamo": False,
+        "export_params": False,
+        "keep_initializers_as_inputs": True,
+        "opset_version": 17,
+        "do_constant_folding": False,
+        "training": torch.onnx.TrainingMode.PRESERVE,
+        "input_names": [f"input{i}" if len(inputs) > 1 else "input" for i in range(len(inputs))],
+    }
     kwargs.update(export_kwargs)
     buffer = io.BytesIO()
     was_training = getattr(module, "training", False)

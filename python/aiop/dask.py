@@ -21,7 +21,8 @@ import functools
 import json
 import os
 import warnings
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,26 +32,28 @@ from .errors import AiopError
 __all__ = ["rank", "score"]
 
 #: One network's result: (file, name, prediction, MACs, params).
-Row = Tuple[str, str, float, int, int]
+Row = tuple[str, str, float, int, int]
 
 
 @functools.lru_cache(maxsize=4)
-def _predictor(path: Optional[str], backend: str) -> "_aiop.Predictor":
+def _predictor(path: str | None, backend: str) -> _aiop.Predictor:
     """The predictor of a worker process, loaded once per process."""
     if path is None:
         return _aiop.Predictor.default(backend=backend)
     return _aiop.Predictor(path, backend=backend)
 
 
-def _chunk_rows(items: Sequence[str], task: str, predictor: Optional[str], backend: str, canonical: bool) -> Tuple[List[Row], List[Tuple[str, str]]]:
+def _chunk_rows(
+    items: Sequence[str], task: str, predictor: str | None, backend: str, canonical: bool
+) -> tuple[list[Row], list[tuple[str, str]]]:
     """Runs on a worker: builds or converts ``items`` and predicts ``task``; returns the rows
     of the networks that worked and the ``(item, message)`` of those that did not."""
     p = _predictor(predictor, backend)
     specs = [i for i in items if zoo.is_spec(i)]
     paths = [i for i in items if not zoo.is_spec(i)]
-    cgs: List[Any] = []
-    names: List[Tuple[str, str]] = []
-    failed: List[Tuple[str, str]] = []
+    cgs: list[Any] = []
+    names: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = []
     if specs:
         cgs.extend(zoo.generate(specs))
         names.extend((s, s) for s in specs)
@@ -69,7 +72,16 @@ def _chunk_rows(items: Sequence[str], task: str, predictor: Optional[str], backe
     return rows, failed
 
 
-def _run(items: Sequence[Union[str, "os.PathLike[str]"]], task: str, client: Any, predictor: Optional[str], backend: str, chunk_size: int, retries: int, canonical: bool) -> Tuple[List[Row], List[Tuple[str, str]]]:
+def _run(
+    items: Sequence[str | os.PathLike[str]],
+    task: str,
+    client: Any,
+    predictor: str | None,
+    backend: str,
+    chunk_size: int,
+    retries: int,
+    canonical: bool,
+) -> tuple[list[Row], list[tuple[str, str]]]:
     if client is None:
         from distributed import get_client
 
@@ -79,31 +91,58 @@ def _run(items: Sequence[Union[str, "os.PathLike[str]"]], task: str, client: Any
     items = [i if zoo.is_spec(i) else os.fspath(i) for i in items]
     # the task name is checked here, once, rather than by every worker
     _predictor(predictor, backend)._predict([], task)
-    chunks = [items[i:i + chunk_size] for i in range(0, len(items), chunk_size)]
+    chunks = [items[i : i + chunk_size] for i in range(0, len(items), chunk_size)]
     futures = client.map(
-        _chunk_rows, chunks, task=task, predictor=predictor, backend=backend,
-        canonical=canonical, retries=retries, pure=True,
+        _chunk_rows,
+        chunks,
+        task=task,
+        predictor=predictor,
+        backend=backend,
+        canonical=canonical,
+        retries=retries,
+        pure=True,
     )
-    rows: List[Row] = []
-    failed: List[Tuple[str, str]] = []
+    rows: list[Row] = []
+    failed: list[tuple[str, str]] = []
     for chunk_rows, chunk_failed in client.gather(futures):
         rows.extend(chunk_rows)
         failed.extend(chunk_failed)
     return rows, failed
 
 
-def score(items: Sequence[Union[str, "os.PathLike[str]"]], task: str, client: Any = None, *, predictor: Optional[str] = None, backend: str = "native", chunk_size: int = 256, retries: int = 2, canonical: bool = False) -> np.ndarray:
+def score(
+    items: Sequence[str | os.PathLike[str]],
+    task: str,
+    client: Any = None,
+    *,
+    predictor: str | None = None,
+    backend: str = "native",
+    chunk_size: int = 256,
+    retries: int = 2,
+    canonical: bool = False,
+) -> np.ndarray:
     """Predicted ``task`` scores of ``items`` (paths or specs), in their order, computed on the
     cluster of ``client`` (default: the current client). A network that fails raises
     :class:`aiop.AiopError` naming it."""
     rows, failed = _run(items, task, client, predictor, backend, chunk_size, retries, canonical)
     if failed:
-        item, message = failed[0]
+        _item, message = failed[0]
         raise AiopError(f"{len(failed)} network(s) failed; first: {message}")
     return np.array([r[2] for r in rows], dtype=np.float64)
 
 
-def rank(items: Sequence[Union[str, "os.PathLike[str]"]], task: str, client: Any = None, *, predictor: Optional[str] = None, labels: Any = None, backend: str = "native", chunk_size: int = 256, retries: int = 2, canonical: bool = False) -> Ranking:
+def rank(
+    items: Sequence[str | os.PathLike[str]],
+    task: str,
+    client: Any = None,
+    *,
+    predictor: str | None = None,
+    labels: Any = None,
+    backend: str = "native",
+    chunk_size: int = 256,
+    retries: int = 2,
+    canonical: bool = False,
+) -> Ranking:
     """:func:`aiop.rank` on a Dask cluster: ``items`` (paths or specs) scored by the workers,
     ranked here. Networks that fail are left out with a warning (``Ranking.skipped``)."""
     rows, failed = _run(items, task, client, predictor, backend, chunk_size, retries, canonical)

@@ -12,12 +12,12 @@ rebuild it (what :func:`aiop.dask.rank` sends to workers instead of graphs):
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 from . import _aiop
 from ._aiop import CG
 
-__all__ = ["nb201_onnx", "nb201_sample", "nb201_specs", "ofa_onnx", "ofa_specs", "generate", "is_spec"]
+__all__ = ["generate", "is_spec", "nb201_onnx", "nb201_sample", "nb201_specs", "ofa_onnx", "ofa_specs"]
 
 
 def nb201_onnx(arch: str, *, classes: int = 10, resolution: int = 32) -> bytes:
@@ -26,34 +26,30 @@ def nb201_onnx(arch: str, *, classes: int = 10, resolution: int = 32) -> bytes:
     return _aiop.nb201_onnx(arch, classes=classes, resolution=resolution)
 
 
-def nb201_sample(count: int, *, seed: int = 0) -> List[str]:
+def nb201_sample(count: int, *, seed: int = 0) -> list[str]:
     """``count`` different NAS-Bench-201 cells (at most all 15,625) drawn with ``seed``, as
     architecture strings; the same on every machine."""
     return _aiop.nb201_sample(count, seed=seed)
 
 
-def nb201_specs(count: int, *, seed: int = 0) -> List[str]:
+def nb201_specs(count: int, *, seed: int = 0) -> list[str]:
     """Specs of :func:`nb201_sample`'s cells."""
     return ["nb201:" + arch for arch in nb201_sample(count, seed=seed)]
 
 
-def ofa_onnx(
-    family: str, head: str, *, seed: int = 0, index: int = 0, resolution: int = 64
-) -> Tuple[str, bytes]:
+def ofa_onnx(family: str, head: str, *, seed: int = 0, index: int = 0, resolution: int = 64) -> tuple[str, bytes]:
     """Body ``index`` of the seeded OFA stream of ``family`` (``mbv3`` or ``resnet``) with a
     ``head`` (``classification``, ``pose`` or ``segmentation``), as ``(name, ONNX bytes)``;
     ``resolution`` is a multiple of 32, at most 1024."""
     return _aiop.ofa_onnx(family, head, seed=seed, index=index, resolution=resolution)
 
 
-def ofa_specs(
-    family: str, head: str, count: int, *, seed: int = 0, resolution: int = 64, start: int = 0
-) -> List[str]:
+def ofa_specs(family: str, head: str, count: int, *, seed: int = 0, resolution: int = 64, start: int = 0) -> list[str]:
     """Specs of bodies ``start … start + count − 1`` of the seeded OFA stream."""
     return [f"ofa:{family}:{head}:{resolution}:{seed}:{i}" for i in range(start, start + count)]
 
 
-def generate(specs: Sequence[str]) -> List[CG]:
+def generate(specs: Sequence[str]) -> list[CG]:
     """The CGs of ``specs``, built and converted in parallel on all cores; each CG is named by
     its spec. Raises :class:`aiop.BadInputError` for a malformed spec."""
     return _aiop.generate(list(specs))

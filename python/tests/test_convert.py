@@ -8,9 +8,9 @@ import pickle
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SAMPLE, cli, cli_json
 
 import aiop
-from conftest import REPO, SAMPLE, cli, cli_json
 
 # the sample, a TensorFlow graph, and torchvision exports of several kinds
 TORCHVISION = ["mobilenet_v3_small", "swin_t", "fcn_resnet50", "ssdlite320_mobilenet_v3_large", "efficientnet_b0"]
@@ -19,10 +19,26 @@ TORCHVISION = ["mobilenet_v3_small", "swin_t", "fcn_resnet50", "ssdlite320_mobil
 def same_as_inspect(cg: aiop.CG, path: Path, *flags: str) -> None:
     want = cli_json("inspect", path, *flags)
     got = cg.summary()
-    for key in ("name", "nodes", "edges", "macs", "flops", "params", "unknown_shapes", "ops", "op_types", "stages", "warnings"):
+    for key in (
+        "name",
+        "nodes",
+        "edges",
+        "macs",
+        "flops",
+        "params",
+        "unknown_shapes",
+        "ops",
+        "op_types",
+        "stages",
+        "warnings",
+    ):
         assert got[key] == want[key], (path, key)
     assert (cg.macs, cg.params, cg.num_nodes, cg.num_edges, cg.ops) == (
-        want["macs"], want["params"], want["nodes"], want["edges"], want["ops"]
+        want["macs"],
+        want["params"],
+        want["nodes"],
+        want["edges"],
+        want["ops"],
     )
 
 
@@ -97,7 +113,7 @@ def cli_error(*args) -> str:
     assert done.returncode == 2, done
     line = done.stderr.strip().splitlines()[-1]
     assert line.startswith("error: ")
-    return line[len("error: "):]
+    return line[len("error: ") :]
 
 
 def test_bad_inputs_raise_typed_errors_with_the_cli_message(tmp_path):

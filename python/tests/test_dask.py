@@ -12,7 +12,7 @@ import pytest
 import aiop
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install 'aiop[dask]')")
-import aiop.dask  # noqa: E402
+import aiop.dask
 
 TASK = "imagenet-top1"
 
@@ -53,9 +53,17 @@ def test_a_killed_worker_loses_nothing(client, specs, single_process):
     victim = next(iter(pids.values()))
     # many small chunks, so that most are still to run when a worker dies
     items = specs
-    chunks = [items[i:i + 10] for i in range(0, len(items), 10)]
-    futures = client.map(aiop.dask._chunk_rows, chunks, task=TASK, predictor=None, backend="native",
-                         canonical=False, retries=2, pure=False)
+    chunks = [items[i : i + 10] for i in range(0, len(items), 10)]
+    futures = client.map(
+        aiop.dask._chunk_rows,
+        chunks,
+        task=TASK,
+        predictor=None,
+        backend="native",
+        canonical=False,
+        retries=2,
+        pure=False,
+    )
     first = next(iter(distributed.as_completed(futures)))
     finished_before = sum(f.done() for f in futures)
     os.kill(victim, signal.SIGKILL)

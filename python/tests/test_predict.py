@@ -7,9 +7,9 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import REPO, SAMPLE, cli, cli_json
 
 import aiop
-from conftest import REPO, SAMPLE, cli, cli_json
 
 BUNDLED = REPO / "models" / "predictor" / "aiop-default.onnx"
 NETS = ["resnet18", "mobilenet_v3_small", "swin_t", "densenet121", "deeplabv3_mobilenet_v3_large"]
@@ -33,8 +33,10 @@ def test_predictions_equal_the_cli(predictor, torchvision_dir):
     one = predictor.predict(paths, task="coco-box-ap")
     assert one.shape == (len(paths),)
     assert np.array_equal(one, got[:, predictor.tasks.index("coco-box-ap")])
-    assert np.array_equal(predictor.predict(paths, task=["coco-kp-ap", "imagenet-top1"]),
-                          got[:, [predictor.tasks.index("coco-kp-ap"), predictor.tasks.index("imagenet-top1")]])
+    assert np.array_equal(
+        predictor.predict(paths, task=["coco-kp-ap", "imagenet-top1"]),
+        got[:, [predictor.tasks.index("coco-kp-ap"), predictor.tasks.index("imagenet-top1")]],
+    )
     assert predictor.predict([], task="imagenet-top1").shape == (0,)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import cli_json
 
 import aiop
-from conftest import cli_json
 
 
 def test_rank_equals_the_cli(torchvision_dir, classifier_labels):
@@ -16,7 +16,13 @@ def test_rank_equals_the_cli(torchvision_dir, classifier_labels):
     assert len(got) == len(want["ranking"]) == 98
     for g, w in zip(got.rows, want["ranking"]):
         assert (g["rank"], g["name"], g["file"], g["value"], g["macs"], g["params"]) == (
-            w["rank"], w["name"], w["file"], w["value"], w["macs"], w["params"])
+            w["rank"],
+            w["name"],
+            w["file"],
+            w["value"],
+            w["macs"],
+            w["params"],
+        )
         assert abs(g["prediction"] - w["prediction"]) <= 1e-6
     for key in ("n", "srcc", "kendall", "mae", "flops_srcc"):
         assert getattr(got, key) == pytest.approx(want[key], abs=1e-9), key

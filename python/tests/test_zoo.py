@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import cli
 
 import aiop
-from conftest import cli
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
@@ -42,7 +42,14 @@ def test_ofa_equals_the_cli(tmp_path):
 
 
 def test_bad_specs():
-    for spec in ("nb201:|bogus~0|", "ofa:mbv3:pose:64:0", "ofa:cnn:pose:64:0:1", "ofa:mbv3:pose:63:0:1", "resnet:1", "ofa:mbv3:pose:64:0:99999999999"):
+    for spec in (
+        "nb201:|bogus~0|",
+        "ofa:mbv3:pose:64:0",
+        "ofa:cnn:pose:64:0:1",
+        "ofa:mbv3:pose:63:0:1",
+        "resnet:1",
+        "ofa:mbv3:pose:64:0:99999999999",
+    ):
         with pytest.raises(aiop.BadInputError):
             aiop.zoo.generate([spec])
     assert aiop.zoo.is_spec("nb201:x") and not aiop.zoo.is_spec("model.onnx")

@@ -64,24 +64,43 @@ def main() -> None:
         folder = Path(tmp) / "cells"
         folder.mkdir()
         for i, spec in enumerate(specs):
-            (folder / f"cell{i:05d}.onnx").write_bytes(aiop.zoo.nb201_onnx(spec[len("nb201:"):]))
+            (folder / f"cell{i:05d}.onnx").write_bytes(aiop.zoo.nb201_onnx(spec[len("nb201:") :]))
         paths = sorted(str(p) for p in folder.glob("*.onnx"))
 
         rows.append(("Python, one process", "specs", median_seconds(python_specs, args.repeat)))
         rows.append(("Python, one process", "files", median_seconds(lambda: aiop.rank(folder, TASK), args.repeat)))
         cli = [args.aiop, "rank", str(folder), "--task", TASK, "--json"]
-        rows.append(("CLI `aiop rank`", "files", median_seconds(
-            lambda: subprocess.run(cli, check=True, capture_output=True), args.repeat)))
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+        rows.append(
+            (
+                "CLI `aiop rank`",
+                "files",
+                median_seconds(lambda: subprocess.run(cli, check=True, capture_output=True), args.repeat),
+            )
+        )
+        with (
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
             aiop.dask.score(specs[:100], TASK, client)  # workers import aiop and load the predictor
-            rows.append(("Dask LocalCluster, 2 workers", "specs", median_seconds(
-                lambda: aiop.dask.score(specs, TASK, client, chunk_size=500), args.repeat)))
-            rows.append(("Dask LocalCluster, 2 workers", "files", median_seconds(
-                lambda: aiop.dask.rank(paths, TASK, client, chunk_size=500), args.repeat)))
+            rows.append(
+                (
+                    "Dask LocalCluster, 2 workers",
+                    "specs",
+                    median_seconds(lambda: aiop.dask.score(specs, TASK, client, chunk_size=500), args.repeat),
+                )
+            )
+            rows.append(
+                (
+                    "Dask LocalCluster, 2 workers",
+                    "files",
+                    median_seconds(lambda: aiop.dask.rank(paths, TASK, client, chunk_size=500), args.repeat),
+                )
+            )
 
-    print(f"{args.count} NAS-Bench-201 cells, build/convert + predict `{TASK}`, median of {args.repeat}, "
-          f"{os.cpu_count()} cores\n")
+    print(
+        f"{args.count} NAS-Bench-201 cells, build/convert + predict `{TASK}`, median of {args.repeat}, "
+        f"{os.cpu_count()} cores\n"
+    )
     print("| runner | input | seconds | CGs/s |\n|---|---|---|---|")
     for runner, source, seconds in rows:
         print(f"| {runner} | {source} | {seconds:.2f} | {args.count / seconds:,.0f} |")
@@ -98,9 +117,11 @@ def main() -> None:
         python_times.append(time.perf_counter() - start)
     rust_times = predictor._inner._time_rust(cg, TASK, calls)
     py_ms, rust_ms = statistics.median(python_times) * 1e3, statistics.median(rust_times) * 1e3
-    print(f"\nOne {cg.num_nodes}-node CG (ResNet-50), one task, {calls} calls, medians: "
-          f"Python `Predictor.predict` {py_ms:.3f} ms, Rust API {rust_ms:.3f} ms, "
-          f"binding overhead {100 * (py_ms - rust_ms) / rust_ms:+.1f} %")
+    print(
+        f"\nOne {cg.num_nodes}-node CG (ResNet-50), one task, {calls} calls, medians: "
+        f"Python `Predictor.predict` {py_ms:.3f} ms, Rust API {rust_ms:.3f} ms, "
+        f"binding overhead {100 * (py_ms - rust_ms) / rust_ms:+.1f} %"
+    )
 
 
 if __name__ == "__main__":
