@@ -3,7 +3,6 @@
 //! `train`; `--no-default-features` builds the converter and the predictor runtime only.
 
 mod commands;
-#[cfg(feature = "train")]
 mod plots;
 
 use std::process::ExitCode;
@@ -60,6 +59,8 @@ enum Command {
     Rank(commands::predict::RankArgs),
     /// Describe a predictor file, or blend graph-statistics trees into it.
     Predictor(commands::predictor::Args),
+    /// Search for cheaper networks that keep their predicted score (NAS-Bench-201 cells).
+    Search(commands::search::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +88,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => commands::predict::run_predict(a),
         Command::Rank(a) => commands::predict::run_rank(a),
         Command::Predictor(a) => commands::predictor::run(a),
+        Command::Search(a) => commands::search::run(a),
     })
     .unwrap_or_else(|panic| {
         Err(anyhow::anyhow!(

@@ -1,8 +1,9 @@
-//! SVG plots of training runs: the loss and validation SRCC per epoch, and predictions against
-//! the true labels.
+//! SVG plots: of training runs (the loss and validation SRCC per epoch, predictions against
+//! the true labels) and of searches (the Pareto front of predicted score against MACs).
 
 use std::path::Path;
 
+#[cfg(feature = "train")]
 use aiop_trainer::train::EpochReport;
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
@@ -28,6 +29,7 @@ fn drawing_error(e: impl std::fmt::Display) -> anyhow::Error {
 }
 
 /// Training loss (log scale, left axis) and validation SRCC (right axis) per epoch.
+#[cfg(feature = "train")]
 pub fn training_curves(history: &[EpochReport], title: &str, path: &Path) -> Result<()> {
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(drawing_error)?;
@@ -91,6 +93,7 @@ pub fn training_curves(history: &[EpochReport], title: &str, path: &Path) -> Res
 }
 
 /// Predicted against true values, with the diagonal.
+#[cfg(feature = "train")]
 pub fn scatter(
     truth: &[f64],
     predicted: &[f64],
@@ -128,10 +131,83 @@ pub fn scatter(
     root.present().map_err(drawing_error)
 }
 
+/// A search's networks: every one evaluated (grey), the Pareto front (blue line), the start
+/// (red) and the one chosen (green), predicted score against GMACs.
+pub fn front(
+    all: &[(f64, f64)],
+    front: &[(f64, f64)],
+    start: (f64, f64),
+    chosen: Option<(f64, f64)>,
+    metric: &str,
+    path: &Path,
+) -> Result<()> {
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(drawing_error)?;
+    let (x0, x1) = range(all.iter().map(|p| p.0));
+    let (y0, y1) = range(all.iter().map(|p| p.1));
+    let mut chart = ChartBuilder::on(&root)
+        .caption("search: predicted score vs MACs", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(drawing_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("GMACs")
+        .y_desc(format!("predicted {metric}"))
+        .draw()
+        .map_err(drawing_error)?;
+    chart
+        .draw_series(
+            all.iter()
+                .map(|&p| Circle::new(p, 2, BLACK.mix(0.25).filled())),
+        )
+        .map_err(drawing_error)?;
+    chart
+        .draw_series(LineSeries::new(front.iter().copied(), BLUE.stroke_width(2)))
+        .map_err(drawing_error)?
+        .label("Pareto front")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE));
+    chart
+        .draw_series([Circle::new(start, 5, RED.filled())])
+        .map_err(drawing_error)?
+        .label("start")
+        .legend(|(x, y)| Circle::new((x + 8, y), 4, RED.filled()));
+    if let Some(c) = chosen {
+        chart
+            .draw_series([Circle::new(c, 5, GREEN.filled())])
+            .map_err(drawing_error)?
+            .label("chosen")
+            .legend(|(x, y)| Circle::new((x + 8, y), 4, GREEN.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(drawing_error)?;
+    root.present().map_err(drawing_error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn writes_a_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("front.svg");
+        let all = [(1.0, 90.0), (0.8, 89.5), (0.5, 88.0), (0.9, 88.5)];
+        front(&all, &all[..3], all[0], Some(all[1]), "top-1 (%)", &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("<svg") && text.contains("Pareto front") && text.contains("chosen")
+        );
+    }
+
+    #[cfg(feature = "train")]
     #[test]
     fn writes_both_plots() {
         let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,9 @@
 //! it may blend in ([`trees`]), run natively or in WASM
 //! ([`runtime`], with the `native` backend in [`native`]). No libtorch.
 
+#[cfg(not(any(feature = "native", feature = "tract", feature = "ort")))]
+compile_error!("aiop-predictor runs predictors with an engine: enable `native`, `tract` or `ort`");
+
 pub mod bundle;
 pub mod encoding;
 pub mod graph;

@@ -124,17 +124,25 @@ impl RuntimePredictor {
             let engine = Engine::Native(crate::native::Model::new(&weights, meta.tasks.len())?);
             return Ok(RuntimePredictor { meta, engine });
         }
-        let rebuilt = crate::graph::write(weights, &meta)?;
-        let bytes = rebuilt.as_slice();
-        let engine = match backend {
-            #[cfg(feature = "tract")]
-            Backend::Tract => Engine::Tract(tract::Model::new(bytes)?),
-            #[cfg(feature = "ort")]
-            Backend::Ort => Engine::Ort(ort_engine::Model::new(bytes)?),
-            #[allow(unreachable_patterns)]
-            other => return Err(RuntimeError::Unavailable(other)),
-        };
-        Ok(RuntimePredictor { meta, engine })
+        #[cfg(any(feature = "tract", feature = "ort"))]
+        {
+            let rebuilt = crate::graph::write(weights, &meta)?;
+            let bytes = rebuilt.as_slice();
+            let engine = match backend {
+                #[cfg(feature = "tract")]
+                Backend::Tract => Engine::Tract(tract::Model::new(bytes)?),
+                #[cfg(feature = "ort")]
+                Backend::Ort => Engine::Ort(ort_engine::Model::new(bytes)?),
+                #[allow(unreachable_patterns)]
+                other => return Err(RuntimeError::Unavailable(other)),
+            };
+            Ok(RuntimePredictor { meta, engine })
+        }
+        #[cfg(not(any(feature = "tract", feature = "ort")))]
+        {
+            let _ = weights;
+            Err(RuntimeError::Unavailable(backend))
+        }
     }
 
     /// Scaled scores of `graphs`: `[B][T]`. tract runs each graph on its own (in parallel
@@ -161,25 +169,32 @@ impl RuntimePredictor {
         for g in graphs {
             within_budget(g)?;
         }
-        #[cfg(feature = "native")]
-        if let Engine::Native(m) = &self.engine {
-            let rows = for_each_graph(graphs, |g| {
-                m.scores(g, columns)
-                    .map_err(|message| RuntimeError::Engine {
-                        backend: Backend::Native,
-                        message,
-                    })
-            })?;
-            return checked(rows);
+        match &self.engine {
+            #[cfg(feature = "native")]
+            Engine::Native(m) => {
+                let rows = for_each_graph(graphs, |g| {
+                    m.scores(g, columns)
+                        .map_err(|message| RuntimeError::Engine {
+                            backend: Backend::Native,
+                            message,
+                        })
+                })?;
+                checked(rows)
+            }
+            #[cfg(any(feature = "tract", feature = "ort"))]
+            #[allow(unreachable_patterns)]
+            _ => {
+                let all = self.all_scores(graphs)?;
+                Ok(all
+                    .into_iter()
+                    .map(|row| columns.iter().map(|&c| row[c]).collect())
+                    .collect())
+            }
         }
-        let all = self.all_scores(graphs)?;
-        Ok(all
-            .into_iter()
-            .map(|row| columns.iter().map(|&c| row[c]).collect())
-            .collect())
     }
 
     /// Every column's scaled scores from an ONNX engine, of graphs within the budget.
+    #[cfg(any(feature = "tract", feature = "ort"))]
     fn all_scores(&self, graphs: &[&EncodedGraph]) -> Result<Vec<Scores>, RuntimeError> {
         if graphs.is_empty() {
             return Ok(Vec::new());

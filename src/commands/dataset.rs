@@ -234,7 +234,7 @@ fn build(source: Source) -> Result<ExitCode> {
 
 /// A dataset file opened for reading its records one at a time (streamed: a small file that
 /// decompresses to gigabytes never sits in memory whole).
-fn open_dataset(path: &Path) -> Result<Reader<std::io::BufReader<std::fs::File>>> {
+pub fn open_dataset(path: &Path) -> Result<Reader<std::io::BufReader<std::fs::File>>> {
     let file = aiop_converter::files::open_regular(path, true)
         .with_context(|| format!("cannot open {}", path.display()))?;
     Reader::new(std::io::BufReader::new(file)).with_context(|| format!("{}", path.display()))

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod predict;
 pub mod predictor;
 pub mod render;
+pub mod search;
 #[cfg(feature = "train")]
 pub mod train;
 pub mod workers;

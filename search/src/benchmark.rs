@@ -1,0 +1,195 @@
+//! The honest check of a search: NAS-Bench-201, where the true accuracy of every cell is known.
+//! From starting cells drawn among the best 10 % (true accuracy), each method searches with the
+//! same budget; the networks it returns are judged by their true accuracy:
+//!
+//! - the **chosen** network (the cheapest within `max_drop` of the start's *predicted* score):
+//!   its MACs reduction and its true accuracy change against the start;
+//! - the **front** it returns (its Pareto front by its own scores): the share of the box
+//!   "cheaper than the start, at most 5 points less accurate" that the true (accuracy, MACs)
+//!   of those networks dominate (a normalised hypervolume).
+//!
+//! Methods: the evolutionary search with the predictor, random sampling with the predictor
+//! (same budget), and the evolutionary search judged by MACs alone (FLOPs-only; it has no score
+//! to choose with, and returns every network it found as its front).
+
+use std::collections::HashMap;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use aiop_datasets::spaces::nb201::Cell;
+
+use crate::evolution::{
+    Candidate, Scorer, SearchError, Settings, Strategy, cheapest_within, front, search,
+};
+use crate::pareto::{Objectives, hypervolume};
+use crate::scorers::MacsProxy;
+use crate::spaces::nb201::Nb201;
+
+/// What the benchmark runs.
+#[derive(Clone, Debug)]
+pub struct Protocol {
+    /// Starting cells, drawn (seed 0) among the best `top_fraction` by true accuracy.
+    pub starts: usize,
+    pub top_fraction: f64,
+    /// Search seeds per start (the spread of the table is over these).
+    pub seeds: u64,
+    pub budget: usize,
+    pub population: usize,
+    /// The predicted drop accepted when choosing.
+    pub max_drop: f64,
+    /// Depth of the hypervolume box below the start's true accuracy, in points.
+    pub box_depth: f64,
+}
+
+impl Default for Protocol {
+    fn default() -> Self {
+        Protocol {
+            starts: 20,
+            top_fraction: 0.1,
+            seeds: 5,
+            budget: 300,
+            population: 24,
+            max_drop: 0.5,
+            box_depth: 5.0,
+        }
+    }
+}
+
+/// One method's results: per seed, the mean over starts.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MethodResult {
+    pub method: String,
+    /// MACs reduction of the chosen network, % (none for FLOPs-only).
+    pub reduction: Option<Vec<f64>>,
+    /// True accuracy change of the chosen network, points.
+    pub accuracy_change: Option<Vec<f64>>,
+    /// Normalised hypervolume of the returned front.
+    pub hypervolume: Vec<f64>,
+}
+
+/// The `count` starting cells: a seeded draw among the best `fraction` by `truth`.
+pub fn starts(truth: &HashMap<String, f64>, fraction: f64, count: usize) -> Vec<Cell> {
+    let mut ranked: Vec<(&String, f64)> = truth.iter().map(|(k, &v)| (k, v)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let top = ((ranked.len() as f64 * fraction).ceil() as usize).max(1);
+    let mut best: Vec<Cell> = ranked[..top]
+        .iter()
+        .filter_map(|(k, _)| k.parse().ok())
+        .collect();
+    best.shuffle(&mut ChaCha8Rng::seed_from_u64(0));
+    best.truncate(count);
+    best
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+/// Runs the protocol with `predicted` as the predictor's scorer; `truth` maps architecture
+/// strings to true accuracy. `progress` is told each finished search.
+pub fn run(
+    truth: &HashMap<String, f64>,
+    predicted: &dyn Scorer,
+    protocol: &Protocol,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<MethodResult>, SearchError> {
+    let space = Nb201::default();
+    let starts = starts(truth, protocol.top_fraction, protocol.starts);
+    let true_of = |c: &Candidate<Cell>| truth.get(&c.key).copied().unwrap_or(f64::NAN);
+    let methods: [(&str, Strategy, bool); 3] = [
+        ("evolution + predictor", Strategy::Evolution, true),
+        ("random + predictor", Strategy::Random, true),
+        ("evolution + MACs only", Strategy::Evolution, false),
+    ];
+    let mut out = Vec::new();
+    for (name, strategy, uses_predictor) in methods {
+        let scorer: &dyn Scorer = if uses_predictor {
+            predicted
+        } else {
+            &MacsProxy
+        };
+        let (mut reduction, mut change, mut volume) = (Vec::new(), Vec::new(), Vec::new());
+        for seed in 0..protocol.seeds {
+            let (mut r, mut a, mut h) = (Vec::new(), Vec::new(), Vec::new());
+            for start in &starts {
+                let settings = Settings {
+                    budget: protocol.budget,
+                    population: protocol.population,
+                    seed,
+                    strategy,
+                    stop_at: None,
+                };
+                let found = search(&space, *start, scorer, &settings, &|_| {})?;
+                let base = &found[0];
+                if uses_predictor {
+                    let chosen = cheapest_within(&found, base.score - protocol.max_drop)
+                        .filter(|c| c.macs < base.macs)
+                        .unwrap_or(base);
+                    r.push(100.0 * (1.0 - chosen.macs as f64 / base.macs as f64));
+                    a.push(true_of(chosen) - true_of(base));
+                }
+                // the returned front, judged by truth, in the box below the start
+                let returned: Vec<&Candidate<Cell>> = if uses_predictor {
+                    front(&found)
+                } else {
+                    found.iter().collect()
+                };
+                let points: Vec<Objectives> = returned
+                    .iter()
+                    .map(|c| Objectives {
+                        score: true_of(c),
+                        cost: c.macs as f64,
+                    })
+                    .collect();
+                let reference = Objectives {
+                    score: true_of(base) - protocol.box_depth,
+                    cost: base.macs as f64,
+                };
+                // the start itself sits on the box's edge and adds nothing
+                h.push(hypervolume(&points, reference) / (protocol.box_depth * base.macs as f64));
+                progress();
+            }
+            if uses_predictor {
+                reduction.push(mean(&r));
+                change.push(mean(&a));
+            }
+            volume.push(mean(&h));
+        }
+        out.push(MethodResult {
+            method: name.to_string(),
+            reduction: uses_predictor.then_some(reduction),
+            accuracy_change: uses_predictor.then_some(change),
+            hypervolume: volume,
+        });
+    }
+    Ok(out)
+}
+
+/// `mean ± std` of per-seed values.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let m = mean(values);
+    let var =
+        values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (values.len().max(2) - 1) as f64;
+    (m, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_come_from_the_top() {
+        let truth: HashMap<String, f64> = Cell::all()
+            .enumerate()
+            .map(|(i, c)| (c.to_string(), i as f64))
+            .collect();
+        let picked = starts(&truth, 0.1, 20);
+        assert_eq!(picked.len(), 20);
+        let floor = 15_625.0 * 0.9 - 1.0;
+        assert!(picked.iter().all(|c| truth[&c.to_string()] >= floor));
+        assert_eq!(picked, starts(&truth, 0.1, 20));
+        assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
+    }
+}

@@ -1,0 +1,3 @@
+//! The spaces `aiop search --space` explores.
+
+pub mod nb201;
