@@ -21,7 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use aiop_datasets::spaces::nb201::Cell;
 
 use crate::evolution::{
-    Candidate, Scorer, SearchError, Settings, Strategy, cheapest_within, front, search,
+    Candidate, DEFAULT_BUDGET, DEFAULT_MAX_DROP, DEFAULT_POPULATION, Scorer, SearchError, Settings,
+    Strategy, cheapest_within, front, search,
 };
 use crate::pareto::{Objectives, hypervolume};
 use crate::scorers::MacsProxy;
@@ -49,9 +50,9 @@ impl Default for Protocol {
             starts: 20,
             top_fraction: 0.1,
             seeds: 5,
-            budget: 300,
-            population: 24,
-            max_drop: 0.5,
+            budget: DEFAULT_BUDGET,
+            population: DEFAULT_POPULATION,
+            max_drop: DEFAULT_MAX_DROP,
             box_depth: 5.0,
         }
     }

@@ -28,6 +28,13 @@ pub enum Strategy {
     Random,
 }
 
+/// Networks a search evaluates unless told otherwise, the start included.
+pub const DEFAULT_BUDGET: usize = 300;
+/// Networks kept per generation unless told otherwise.
+pub const DEFAULT_POPULATION: usize = 24;
+/// The drop of the predicted score accepted when choosing, unless told otherwise.
+pub const DEFAULT_MAX_DROP: f64 = 0.5;
+
 /// What a search may spend and how it draws.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -44,8 +51,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            budget: 300,
-            population: 24,
+            budget: DEFAULT_BUDGET,
+            population: DEFAULT_POPULATION,
             seed: 0,
             strategy: Strategy::Evolution,
             stop_at: None,

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use aiop_datasets::spaces::nb201::Cell;
 use aiop_search::benchmark::{self, Protocol, mean_std};
+use aiop_search::evolution::{DEFAULT_BUDGET, DEFAULT_MAX_DROP, DEFAULT_POPULATION};
 use aiop_search::scorers::{MacsProxy, Predicted};
 use aiop_search::spaces::nb201::Nb201;
 use aiop_search::{Candidate, Scorer, Settings, Space, Strategy, cheapest_within, front, search};
@@ -51,17 +52,17 @@ pub struct Args {
     #[command(flatten)]
     predictor: PredictorArgs,
     /// The largest drop of the predicted score accepted, in the task's metric.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = DEFAULT_MAX_DROP)]
     max_drop: f64,
     /// Stop as soon as a network this much cheaper (a fraction of the start's MACs) is found
     /// within `--max-drop`.
     #[arg(long)]
     target_reduction: Option<f64>,
     /// Networks evaluated in all, the start included.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = DEFAULT_BUDGET)]
     budget: usize,
     /// Networks kept per generation.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = DEFAULT_POPULATION)]
     population: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
