@@ -14,8 +14,19 @@
 //! epochs = 200
 //! flops_transform = false     # Eq. 5 before Eq. 4
 //! ```
+//!
+//! With a `[grids]` table, scaling grids are held out instead of families: each grid names
+//! networks of one family that differ in width, depth or resolution. The grid's whole family
+//! leaves training (every family its networks belong to), and the grid alone is ranked — the
+//! question being whether the predictor knows that, inside a family it has never seen, the
+//! bigger network is the better one.
+//!
+//! ```toml
+//! [grids]
+//! regnetx = ["regnetx_004", "regnetx_008", "regnetx_032", "regnetx_064"]
+//! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use aiop_datasets::rank::srcc;
@@ -62,6 +73,9 @@ pub struct LeaveFamilyOut {
     /// The learning rate over the epochs (`Cosine` or `Constant`).
     #[serde(default)]
     pub schedule: Schedule,
+    /// Scaling grids held out instead of families: grid name → its networks' record names.
+    #[serde(default)]
+    pub grids: BTreeMap<String, Vec<String>>,
 }
 
 /// The value of `kind` in a leave-family-out protocol file.
@@ -83,10 +97,14 @@ fn default_batch() -> usize {
     crate::defaults::PRETRAIN.batch_size
 }
 
-/// One held-out family: its size and one evaluation per seed.
+/// One held-out family (or scaling grid): its size and one evaluation per seed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FamilyScores {
+    /// The family's name, or the grid's.
     pub family: String,
+    /// For a grid: the families left out of training with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
     pub count: usize,
     pub runs: Vec<Evaluation>,
     /// The labels of the family's networks, in the order of the runs' predictions.
@@ -132,29 +150,18 @@ pub fn run(
     }
     let start = std::time::Instant::now();
     let samples = data::load(&base.join(&spec.dataset), &spec.task)?;
-    let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
-    for s in &samples {
-        *sizes.entry(&s.family).or_default() += 1;
-    }
-    let held_out: Vec<(&str, usize)> = sizes
-        .into_iter()
-        .filter(|&(_, n)| n >= spec.min_family.max(2))
-        .collect();
-    if held_out.is_empty() {
-        return Err(TrainError::Invalid(format!(
-            "no family has {} labelled networks",
-            spec.min_family
-        )));
-    }
+    let units = held_out_units(spec, &samples)?;
     std::fs::create_dir_all(cache)?;
     let mut families = Vec::new();
-    for (family, count) in held_out {
-        let (train, test): (Vec<&Sample>, Vec<&Sample>) =
-            samples.iter().partition(|s| s.family != family);
+    for unit in units {
+        let (test, train): (Vec<&Sample>, Vec<&Sample>) =
+            samples.iter().partition(|s| unit.tests(s));
+        let train: Vec<&Sample> = train.into_iter().filter(|s| unit.trains(s)).collect();
+        let count = test.len();
         let mut runs = Vec::new();
         for &seed in &spec.seeds {
-            let file = cache.join(format!("{}-{seed}.json", sanitize(family)));
-            let key = spec.cache_key();
+            let file = cache.join(format!("{}-{seed}.json", sanitize(&unit.name)));
+            let key = spec.cache_key() + &unit.key();
             let evaluation = match read_cached(&file, &key) {
                 Some(e) => e,
                 None => {
@@ -165,7 +172,8 @@ pub fn run(
                 }
             };
             log(&format!(
-                "{family} (n = {count}) seed {seed}: SRCC {:.3}  MAE {:.2}  | FLOPs {:.3}  graph statistics {:.3}",
+                "{} (n = {count}) seed {seed}: SRCC {:.3}  MAE {:.2}  | FLOPs {:.3}  graph statistics {:.3}",
+                unit.name,
                 evaluation.srcc,
                 evaluation.mae,
                 evaluation.flops_srcc,
@@ -174,7 +182,12 @@ pub fn run(
             runs.push(evaluation);
         }
         families.push(FamilyScores {
-            family: family.to_string(),
+            family: unit.name.clone(),
+            left_out: unit
+                .grid
+                .as_ref()
+                .map(|_| unit.families.iter().cloned().collect())
+                .unwrap_or_default(),
             count,
             runs,
             labels: test.iter().map(|s| s.label).collect(),
@@ -185,6 +198,95 @@ pub fn run(
         families,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// What one held-out run leaves out: a family, or a scaling grid with its families.
+struct Unit {
+    name: String,
+    /// The families that leave training.
+    families: BTreeSet<String>,
+    /// The grid's networks (ranked instead of the whole families).
+    grid: Option<BTreeSet<String>>,
+}
+
+impl Unit {
+    /// Whether `sample` is ranked by this run.
+    fn tests(&self, sample: &Sample) -> bool {
+        match &self.grid {
+            Some(grid) => grid.contains(&sample.name),
+            None => self.families.contains(&sample.family),
+        }
+    }
+
+    /// Whether `sample` (not ranked) trains the predictor of this run.
+    fn trains(&self, sample: &Sample) -> bool {
+        !self.families.contains(&sample.family)
+    }
+
+    /// What a cached run of a grid depends on beyond the protocol's settings: its networks.
+    fn key(&self) -> String {
+        self.grid.as_ref().map_or_else(String::new, |grid| {
+            format!(
+                " grid {}",
+                grid.iter().cloned().collect::<Vec<_>>().join(",")
+            )
+        })
+    }
+}
+
+/// The runs `spec` asks for: each family of ≥ `min_family` networks, or each grid.
+fn held_out_units(spec: &LeaveFamilyOut, samples: &[Sample]) -> Result<Vec<Unit>, TrainError> {
+    if spec.grids.is_empty() {
+        let mut sizes: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in samples {
+            *sizes.entry(&s.family).or_default() += 1;
+        }
+        let units: Vec<Unit> = sizes
+            .into_iter()
+            .filter(|&(_, n)| n >= spec.min_family.max(2))
+            .map(|(family, _)| Unit {
+                name: family.to_string(),
+                families: BTreeSet::from([family.to_string()]),
+                grid: None,
+            })
+            .collect();
+        if units.is_empty() {
+            return Err(TrainError::Invalid(format!(
+                "no family has {} labelled networks",
+                spec.min_family
+            )));
+        }
+        return Ok(units);
+    }
+    let family_of: BTreeMap<&str, &str> = samples
+        .iter()
+        .map(|s| (s.name.as_str(), s.family.as_str()))
+        .collect();
+    spec.grids
+        .iter()
+        .map(|(name, networks)| {
+            let grid: BTreeSet<String> = networks.iter().cloned().collect();
+            if grid.len() < 2 {
+                return Err(TrainError::Invalid(format!(
+                    "grid `{name}`: fewer than two distinct networks"
+                )));
+            }
+            let family = |network: &String| {
+                family_of.get(network.as_str()).map(|f| f.to_string()).ok_or_else(|| {
+                    TrainError::Invalid(format!(
+                        "grid `{name}`: no network `{network}` labelled with `{}` in the dataset",
+                        spec.task
+                    ))
+                })
+            };
+            let families = grid.iter().map(family).collect::<Result<_, _>>()?;
+            Ok(Unit {
+                name: name.clone(),
+                families,
+                grid: Some(grid),
+            })
+        })
+        .collect()
 }
 
 /// A finished run in the cache, with what it was trained with.
@@ -308,14 +410,24 @@ impl Report {
     /// asks for: on how many families the predictor beats both baselines, and the means.
     pub fn markdown(&self) -> String {
         let p = &self.protocol;
+        let held_out = if p.grids.is_empty() {
+            format!(
+                "every family with ≥ {} labelled networks held out in turn",
+                p.min_family
+            )
+        } else {
+            format!(
+                "{} scaling grids held out in turn, each with its whole family (the grid alone is ranked)",
+                p.grids.len()
+            )
+        };
         let mut out = format!(
-            "Leave-family-out on `{}` of `{}`: every family with ≥ {} labelled networks held out in turn; \
+            "Leave-family-out on `{}` of `{}`: {held_out}; \
              predictor pretrained on the others ({} epochs, lr {}, batch {}, {}), seeds {:?}. \
              Baselines on the same split: FLOPs (MACs) ranking and the graph-statistics regressor \
              (boosted trees on log MACs, params, nodes, resolution) fitted on the same training networks.\n\n",
             p.task,
             p.dataset.display(),
-            p.min_family,
             p.epochs,
             p.lr,
             p.batch_size,
@@ -335,7 +447,14 @@ impl Report {
                 p.schedule
             );
         }
-        out += "| held-out family | n | predictor SRCC | predictor MAE | FLOPs SRCC | graph-statistics SRCC | graph-statistics MAE | beats both |\n";
+        let (unit, units) = if p.grids.is_empty() {
+            ("family", "families")
+        } else {
+            ("grid (families left out)", "grids")
+        };
+        out += &format!(
+            "| held-out {unit} | n | predictor SRCC | predictor MAE | FLOPs SRCC | graph-statistics SRCC | graph-statistics MAE | beats both |\n"
+        );
         out += "|---|---|---|---|---|---|---|---|\n";
         let mut wins = 0;
         let (mut ours, mut flops, mut stats) = (Vec::new(), Vec::new(), Vec::new());
@@ -350,9 +469,13 @@ impl Report {
             ours.push(srcc);
             flops.push(first.flops_srcc);
             stats.push(first.stats_srcc.unwrap_or(f64::NAN));
+            let name = if f.left_out.is_empty() {
+                f.family.clone()
+            } else {
+                format!("{} ({})", f.family, f.left_out.join(", "))
+            };
             out += &format!(
-                "| {} | {} | {srcc:.3} ± {srcc_sd:.3} | {mae:.2} ± {mae_sd:.2} | {:.3} | {:.3} | {:.2} | {} |\n",
-                f.family,
+                "| {name} | {} | {srcc:.3} ± {srcc_sd:.3} | {mae:.2} ± {mae_sd:.2} | {:.3} | {:.3} | {:.2} | {} |\n",
                 f.count,
                 first.flops_srcc,
                 first.stats_srcc.unwrap_or(f64::NAN),
@@ -362,7 +485,7 @@ impl Report {
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         out += &format!(
-            "| **mean over {} families** | | **{:.3}** | | {:.3} | {:.3} | | {wins} of {} |\n",
+            "| **mean over {} {units}** | | **{:.3}** | | {:.3} | {:.3} | | {wins} of {} |\n",
             self.families.len(),
             mean(&ours),
             mean(&flops),
@@ -391,8 +514,15 @@ impl Report {
                     .zip(&combined)
                     .filter(|(f, c)| **c > f.best_baseline())
                     .count();
+                let at_flops = self
+                    .families
+                    .iter()
+                    .zip(&combined)
+                    .filter(|(f, c)| **c >= f.runs[0].flops_srcc)
+                    .count();
                 out += &format!(
-                    "\nRanked by {what}: mean SRCC {:.3}, above both baselines on {wins} of {} families.\n",
+                    "\nRanked by {what}: mean SRCC {:.3}, above both baselines on {wins} of {} {units}, \
+                     at or above FLOPs on {at_flops}.\n",
                     mean(&combined),
                     self.families.len()
                 );
@@ -445,5 +575,72 @@ mod tests {
         assert!(read_cached(&file, &spec.cache_key()).is_none());
         assert_eq!(spec.seeds, [0, 1, 2, 3, 4]);
         assert_eq!(spec.min_family, 8);
+    }
+
+    fn sample(name: &str, family: &str) -> Sample {
+        Sample {
+            name: name.into(),
+            family: family.into(),
+            graph: Default::default(),
+            label: 0.0,
+            gflops: 1.0,
+            params: 1,
+        }
+    }
+
+    /// A grid ranks only its networks, and every family they belong to leaves training.
+    #[test]
+    fn grids_rank_their_networks_and_leave_their_families_out() {
+        let samples = [
+            sample("a1", "a"),
+            sample("a2", "a"),
+            sample("a3", "a"),
+            sample("b1", "b"),
+            sample("b2", "b"),
+            sample("c1", "c"),
+        ];
+        let spec: LeaveFamilyOut = toml::from_str(
+            "kind = \"leave-family-out\"\ndataset = \"d.aiopds\"\ntask = \"t\"\nepochs = 1\nmin_family = 2\n\
+             [grids]\nab = [\"a1\", \"a2\", \"b1\"]\n",
+        )
+        .unwrap();
+        let units = held_out_units(&spec, &samples).unwrap();
+        assert_eq!(units.len(), 1);
+        let unit = &units[0];
+        let tested: Vec<&str> = samples
+            .iter()
+            .filter(|s| unit.tests(s))
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(tested, ["a1", "a2", "b1"]);
+        let trained: Vec<&str> = samples
+            .iter()
+            .filter(|s| unit.trains(s))
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(trained, ["c1"]);
+        assert_eq!(unit.key(), " grid a1,a2,b1");
+
+        // without grids: the families of at least `min_family` networks
+        let families = LeaveFamilyOut {
+            grids: BTreeMap::new(),
+            ..spec.clone()
+        };
+        let names: Vec<String> = held_out_units(&families, &samples)
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+
+        // unknown networks and one-network grids are errors that name the grid
+        for grid in ["[\"a1\", \"zz\"]", "[\"a1\", \"a1\"]"] {
+            let bad: LeaveFamilyOut = toml::from_str(&format!(
+                "kind = \"leave-family-out\"\ndataset = \"d.aiopds\"\ntask = \"t\"\nepochs = 1\n[grids]\ng = {grid}\n"
+            ))
+            .unwrap();
+            let error = held_out_units(&bad, &samples).err().unwrap().to_string();
+            assert!(error.contains("grid `g`"), "{error}");
+        }
     }
 }
