@@ -1,3 +1,4 @@
 //! The spaces `aiop search --space` explores.
 
 pub mod nb201;
+pub mod onnx;

@@ -1,0 +1,182 @@
+//! Edits of a real network as a search space: a point is a list of [`Edit`]s replayed on the
+//! start file (channel pruning of a convolution or a whole residual stage, residual-block
+//! removal, kernel-size changes, depthwise-separable replacement, input resolution). Every edit
+//! is checked before it is kept: the edited file must convert with the start's output shapes.
+//!
+//! The file is edited through the converter's ONNX schema ([`aiop_converter::onnx::proto`]),
+//! which keeps what running the network needs (graph, weights, opsets, metadata) and drops
+//! documentation strings. Files whose weights are stored outside them are refused: the edited
+//! file would point at data it no longer matches.
+
+mod channels;
+mod check;
+mod edits;
+mod graph;
+mod tensor;
+
+use std::collections::{HashMap, HashSet};
+
+use aiop_converter::ConvertOptions;
+use aiop_converter::infer::fact::Fact;
+use aiop_converter::onnx::proto::ModelProto;
+use bytes::Bytes;
+use prost::Message;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+pub use edits::Edit;
+
+use crate::space::Space;
+
+/// Draws of an edit before [`Space::mutate`] gives up on a network.
+const DRAWS: usize = 8;
+
+/// A network in an ONNX file and the edits of it.
+pub struct OnnxEdits {
+    name: String,
+    start: ModelProto,
+    /// The graph inputs that carry data (the rest, in weight-stripped files, are weights).
+    data: HashSet<String>,
+    /// The start's output dims, which every edited network must keep.
+    outputs: Vec<Option<Vec<u64>>>,
+}
+
+impl OnnxEdits {
+    /// The space of edits of the model `bytes` (called `name` in messages).
+    pub fn new(bytes: Bytes, name: &str) -> Result<OnnxEdits, String> {
+        let lowered = aiop_converter::onnx::parse_onnx(bytes.clone(), None)
+            .map_err(|e| format!("{name}: {e}"))?;
+        let data = aiop_converter::data_inputs(&lowered, &ConvertOptions::default());
+        let mut start = ModelProto::decode(bytes).map_err(|e| format!("{name}: {e}"))?;
+        let graph = start.graph.as_mut().ok_or(format!("{name}: no graph"))?;
+        if graph.initializer.iter().any(|t| t.data_location == 1) {
+            return Err(format!(
+                "{name}: weights stored outside the file (external data) cannot be edited; \
+                 save the model with its weights inside, or weight-stripped"
+            ));
+        }
+        graph::name_nodes(graph);
+        let mut space = OnnxEdits {
+            name: name.to_string(),
+            start,
+            data: data.into_iter().collect(),
+            outputs: Vec::new(),
+        };
+        let facts = space.facts(&space.start)?;
+        space.outputs = space
+            .start
+            .graph
+            .iter()
+            .flat_map(|g| &g.output)
+            .map(|o| facts.get(&o.name).and_then(Fact::dims))
+            .collect();
+        if space.outputs.iter().any(Option::is_none) {
+            return Err(format!(
+                "{name}: output shapes unknown; edits could not be checked"
+            ));
+        }
+        Ok(space)
+    }
+
+    /// The shapes of every tensor of `model`, as the converter infers them.
+    fn facts(&self, model: &ModelProto) -> Result<HashMap<String, Fact>, String> {
+        let bytes = Bytes::from(model.encode_to_vec());
+        let lowered = aiop_converter::onnx::parse_onnx(bytes, None).map_err(|e| e.to_string())?;
+        let mut warnings = Vec::new();
+        let (seed, _) =
+            aiop_converter::seed_facts(&lowered, &ConvertOptions::default(), &mut warnings)
+                .map_err(|e| e.to_string())?;
+        let inferred = aiop_converter::infer::infer(&lowered.graph, seed.into_iter().collect())
+            .map_err(|e| e.to_string())?;
+        Ok(inferred.facts.into_iter().collect())
+    }
+
+    /// The start with `edits` applied.
+    pub fn apply(&self, edits: &[Edit]) -> Result<ModelProto, String> {
+        let mut model = self.start.clone();
+        for edit in edits {
+            self.apply_one(&mut model, edit)?;
+        }
+        Ok(model)
+    }
+
+    fn apply_one(&self, model: &mut ModelProto, edit: &Edit) -> Result<(), String> {
+        let facts = if edit.needs_facts() {
+            self.facts(model)?
+        } else {
+            HashMap::new()
+        };
+        let graph = model.graph.as_mut().ok_or("no graph")?;
+        edit.apply(graph, &self.data, &facts)
+            .map_err(|e| format!("{}: {edit}: {e}", self.name))
+    }
+
+    /// Whether an edited model converts with the start's output shapes and its operands agree.
+    fn check(&self, model: &ModelProto) -> Result<(), String> {
+        let facts = self.facts(model)?;
+        let outputs: Vec<Option<Vec<u64>>> = model
+            .graph
+            .iter()
+            .flat_map(|g| &g.output)
+            .map(|o| facts.get(&o.name).and_then(Fact::dims))
+            .collect();
+        if outputs != self.outputs {
+            return Err(format!(
+                "output shapes {outputs:?} instead of {:?}",
+                self.outputs
+            ));
+        }
+        check::operands_agree(model.graph.as_ref().ok_or("no graph")?, &facts)
+    }
+}
+
+impl Space for OnnxEdits {
+    type Point = Vec<Edit>;
+
+    fn key(&self, edits: &Vec<Edit>) -> String {
+        if edits.is_empty() {
+            return self.name.clone();
+        }
+        edits
+            .iter()
+            .map(Edit::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn mutate(&self, edits: &Vec<Edit>, rng: &mut ChaCha8Rng) -> Option<(Vec<Edit>, String)> {
+        let model = self.apply(edits).ok()?;
+        let graph = model.graph.as_ref()?;
+        for _ in 0..DRAWS {
+            let Some(edit) = edits::propose(graph, &self.data, rng) else {
+                continue;
+            };
+            let mut next = model.clone();
+            if self.apply_one(&mut next, &edit).is_ok() && self.check(&next).is_ok() {
+                let text = edit.to_string();
+                let mut point = edits.clone();
+                point.push(edit);
+                return Some((point, text));
+            }
+        }
+        None
+    }
+
+    fn random(&self, rng: &mut ChaCha8Rng) -> Vec<Edit> {
+        let steps = rng.random_range(1..=4);
+        let mut point = Vec::new();
+        for _ in 0..steps * 2 {
+            if point.len() == steps {
+                break;
+            }
+            if let Some((next, _)) = self.mutate(&point, rng) {
+                point = next;
+            }
+        }
+        point
+    }
+
+    fn model(&self, edits: &Vec<Edit>) -> Result<Vec<u8>, String> {
+        Ok(self.apply(edits)?.encode_to_vec())
+    }
+}
