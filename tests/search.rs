@@ -160,3 +160,66 @@ fn ground_truth_benchmark_runs_every_method() {
     assert!((0.0..100.0).contains(&reduction), "{}", methods[0]);
     assert!(methods[2]["reduction"].is_null());
 }
+
+/// `aiop search MODEL.onnx`: edits of a weight-stripped torchvision ResNet-18 with the bundled
+/// predictor; the chosen file converts with the MACs the report gives, and its edits replay.
+#[test]
+fn searches_edits_of_an_onnx_file() {
+    let (zoo, _) = common::unpack_zoo("torchvision");
+    let model = zoo.path().join("resnet18.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = aiop(&[
+        "search",
+        model.to_str().unwrap(),
+        "--task",
+        "imagenet-top1",
+        "--budget",
+        "80",
+        "--target-reduction",
+        "0.15",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let (stdout, err) = text(&o);
+    assert!(o.status.success(), "{stdout}{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("front.json")).unwrap()).unwrap();
+    assert_eq!(report["space"], "onnx");
+    assert_eq!(report["start"]["key"], "resnet18");
+    let chosen = &report["chosen"];
+    let drop =
+        report["start"]["predicted"].as_f64().unwrap() - chosen["predicted"].as_f64().unwrap();
+    assert!(drop <= 0.5, "{report}");
+    assert!(report["reduction"].as_f64().unwrap() >= 0.15, "{report}");
+    let inspect = aiop(&[
+        "inspect",
+        out.join("chosen.onnx").to_str().unwrap(),
+        "--json",
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(&text(&inspect).0).unwrap();
+    assert_eq!(summary["macs"], chosen["macs"]);
+    assert!(!chosen["edits"].as_array().unwrap().is_empty());
+}
+
+/// A file that is not a model: one line naming it, exit code 2, nothing written.
+#[test]
+fn searching_a_bad_file_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("random.onnx");
+    std::fs::write(&bad, [0x08u8, 0xff, 0xff, 0x12, 0x34, 0x99, 0x01]).unwrap();
+    let out = dir.path().join("out");
+    let o = aiop(&[
+        "search",
+        bad.to_str().unwrap(),
+        "--task",
+        "imagenet-top1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("random.onnx"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!out.exists());
+}

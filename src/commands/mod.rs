@@ -58,6 +58,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             || cause.is::<aiop_datasets::labels::LabelError>()
             || cause.is::<aiop_datasets::models::ManifestError>()
             || cause.is::<aiop_predictor::RuntimeError>()
+            || cause.is::<aiop_search::spaces::onnx::OpenError>()
             || cause.is::<csv::Error>()
             || cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
                 matches!(

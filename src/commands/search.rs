@@ -1,17 +1,19 @@
 //! `aiop search`: cheaper networks that keep their predicted score — a seeded mutation search
-//! (aiop_search) from a start network with a predictor as the fitness; writes the chosen network
-//! as ONNX, the Pareto front as JSON and SVG.
+//! (aiop_search) from a start network (an ONNX file, or a NAS-Bench-201 cell) with a predictor
+//! as the fitness; writes the chosen network as ONNX, the Pareto front as JSON and SVG.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use aiop_converter::files::Limit;
 use aiop_datasets::spaces::nb201::Cell;
 use aiop_search::benchmark::{self, Protocol, mean_std};
 use aiop_search::evolution::{DEFAULT_BUDGET, DEFAULT_MAX_DROP, DEFAULT_POPULATION};
 use aiop_search::scorers::{MacsProxy, Predicted};
 use aiop_search::spaces::nb201::Nb201;
+use aiop_search::spaces::onnx::OnnxEdits;
 use aiop_search::{Candidate, Scorer, Settings, Space, Strategy, cheapest_within, front, search};
 use anyhow::{Context, Result, bail};
 
@@ -21,6 +23,10 @@ use super::{emit, progress_bar, write_atomic};
 /// The spaces searched.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum SpaceArg {
+    /// Edits of the start ONNX file: channel pruning (a convolution or a whole residual stage),
+    /// residual-block removal, kernel-size changes, depthwise-separable convolutions, input
+    /// resolution.
+    Onnx,
     /// NAS-Bench-201 cells in the benchmark's CIFAR-10 network; one edit changes one edge's
     /// operation. The start is an architecture string.
     Nb201,
@@ -40,11 +46,12 @@ pub enum StrategyArg {
 /// Arguments of `aiop search`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The start network (for `--space nb201`, an architecture string such as
-    /// `|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|`).
+    /// The start network: an ONNX file (weights inside or weight-stripped), or for `--space
+    /// nb201` an architecture string such as
+    /// `|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|`.
     #[arg(required_unless_present = "benchmark")]
     start: Option<String>,
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, default_value = "onnx")]
     space: SpaceArg,
     /// The predictor's task to keep.
     #[arg(long)]
@@ -107,7 +114,7 @@ impl<P> From<&Candidate<P>> for Entry {
 /// `front.json`.
 #[derive(serde::Serialize)]
 struct Report {
-    space: &'static str,
+    space: String,
     task: String,
     strategy: String,
     seed: u64,
@@ -137,21 +144,48 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.budget < 2 || args.population < 2 {
         bail!("--budget and --population must be at least 2");
     }
-    let SpaceArg::Nb201 = args.space;
-    let space = Nb201::default();
     let predictor = args.predictor.load()?;
     let column = predictor.meta.columns(Some(&args.task))?[0];
     let predicted = Predicted {
         predictor: &predictor,
         column,
     };
-    if let Some(dataset) = &args.benchmark {
-        return run_benchmark(&args, dataset, &predicted);
+    let start = args.start.as_deref().unwrap_or_default();
+    match args.space {
+        SpaceArg::Nb201 => {
+            if let Some(dataset) = &args.benchmark {
+                return run_benchmark(&args, dataset, &predicted);
+            }
+            let cell: Cell = start.parse()?;
+            run_search(&args, &Nb201::default(), cell, &predicted)
+        }
+        SpaceArg::Onnx => {
+            if args.benchmark.is_some() {
+                bail!("--benchmark judges searches of NAS-Bench-201: add --space nb201");
+            }
+            let path = Path::new(start);
+            let bytes = aiop_converter::files::read_capped(path, Limit::Model.bytes())
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let name = path
+                .file_stem()
+                .map_or_else(|| start.to_string(), |s| s.to_string_lossy().into_owned());
+            let space =
+                OnnxEdits::new(bytes.into(), &name).with_context(|| path.display().to_string())?;
+            run_search(&args, &space, Vec::new(), &predicted)
+        }
     }
-    let start: Cell = args.start.as_deref().unwrap_or_default().parse()?;
+}
+
+/// One search of `space` from `start`; writes and prints what it found.
+fn run_search<S: Space>(
+    args: &Args,
+    space: &S,
+    start: S::Point,
+    predicted: &Predicted,
+) -> Result<ExitCode> {
     let (scorer, strategy): (&dyn Scorer, Strategy) = match args.strategy {
-        StrategyArg::Evolution => (&predicted, Strategy::Evolution),
-        StrategyArg::Random => (&predicted, Strategy::Random),
+        StrategyArg::Evolution => (predicted, Strategy::Evolution),
+        StrategyArg::Random => (predicted, Strategy::Random),
         StrategyArg::Flops => (&MacsProxy, Strategy::Evolution),
     };
     // the start's predicted score and MACs set the bar (and the early stop)
@@ -175,7 +209,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let bar = progress_bar(args.budget, "networks");
     let clock = Instant::now();
-    let mut found = search(&space, start, scorer, &settings, &|n| {
+    let mut found = search(space, start, scorer, &settings, &|n| {
         bar.set_position(n as u64)
     })?;
     bar.finish_and_clear();
@@ -193,7 +227,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let chosen = cheapest_within(&found, base - args.max_drop).filter(|c| c.macs < found[0].macs);
     let pareto = front(&found);
-    write_outputs(&args, &space, &found, &pareto, chosen, seconds)?;
+    write_outputs(args, space, &found, &pareto, chosen, seconds)?;
     let start = &found[0];
     let mut text = format!(
         "start   {:>8.2} MMACs  predicted {:.3}  ({} networks evaluated in {seconds:.1} s)\n",
@@ -211,7 +245,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 c.score - start.score,
                 c.key
             );
-            text += &format!("        edits: {}\n", c.edits.join("; "));
+            let edits = c.edits.join("; ");
+            if edits != c.key {
+                text += &format!("        edits: {edits}\n");
+            }
         }
         None => {
             text += &format!(
@@ -230,19 +267,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// `front.json`, `front.svg` and `chosen.onnx` in the output folder.
-fn write_outputs(
+fn write_outputs<S: Space>(
     args: &Args,
-    space: &Nb201,
-    found: &[Candidate<Cell>],
-    pareto: &[&Candidate<Cell>],
-    chosen: Option<&Candidate<Cell>>,
+    space: &S,
+    found: &[Candidate<S::Point>],
+    pareto: &[&Candidate<S::Point>],
+    chosen: Option<&Candidate<S::Point>>,
     seconds: f64,
 ) -> Result<()> {
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     let start = &found[0];
     let report = Report {
-        space: "nb201",
+        space: format!("{:?}", args.space).to_lowercase(),
         task: args.task.clone(),
         strategy: format!("{:?}", args.strategy).to_lowercase(),
         seed: args.seed,
@@ -259,7 +296,7 @@ fn write_outputs(
         &args.output.join("front.json"),
         (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
     )?;
-    let point = |c: &Candidate<Cell>| (c.macs as f64 / 1e9, c.score);
+    let point = |c: &Candidate<S::Point>| (c.macs as f64 / 1e9, c.score);
     let all: Vec<_> = found.iter().map(point).collect();
     let line: Vec<_> = pareto.iter().map(|&c| point(c)).collect();
     crate::plots::front(

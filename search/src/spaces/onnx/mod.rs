@@ -16,9 +16,9 @@ mod tensor;
 
 use std::collections::{HashMap, HashSet};
 
-use aiop_converter::ConvertOptions;
 use aiop_converter::infer::fact::Fact;
 use aiop_converter::onnx::proto::ModelProto;
+use aiop_converter::{ConvertError, ConvertOptions};
 use bytes::Bytes;
 use prost::Message;
 use rand::Rng;
@@ -27,6 +27,17 @@ use rand_chacha::ChaCha8Rng;
 pub use edits::Edit;
 
 use crate::space::Space;
+
+/// Why a file cannot be searched.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The converter cannot read it.
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    /// It reads, but edits could not be checked or written back.
+    #[error("{0}")]
+    Unsupported(String),
+}
 
 /// Draws of an edit before [`Space::mutate`] gives up on a network.
 const DRAWS: usize = 8;
@@ -39,20 +50,26 @@ pub struct OnnxEdits {
     data: HashSet<String>,
     /// The start's output dims, which every edited network must keep.
     outputs: Vec<Option<Vec<u64>>>,
+    /// The start's input resolution (of a square image input).
+    start_size: Option<usize>,
 }
 
 impl OnnxEdits {
-    /// The space of edits of the model `bytes` (called `name` in messages).
-    pub fn new(bytes: Bytes, name: &str) -> Result<OnnxEdits, String> {
-        let lowered = aiop_converter::onnx::parse_onnx(bytes.clone(), None)
-            .map_err(|e| format!("{name}: {e}"))?;
+    /// The space of edits of the model `bytes` (called `name` in the edits' messages).
+    pub fn new(bytes: Bytes, name: &str) -> Result<OnnxEdits, OpenError> {
+        let lowered = aiop_converter::onnx::parse_onnx(bytes.clone(), None)?;
         let data = aiop_converter::data_inputs(&lowered, &ConvertOptions::default());
-        let mut start = ModelProto::decode(bytes).map_err(|e| format!("{name}: {e}"))?;
-        let graph = start.graph.as_mut().ok_or(format!("{name}: no graph"))?;
+        let unsupported = |why: &str| OpenError::Unsupported(why.to_string());
+        let mut start =
+            ModelProto::decode(bytes).map_err(|e| ConvertError::Decode(e.to_string()))?;
+        let graph = start
+            .graph
+            .as_mut()
+            .ok_or_else(|| unsupported("no graph"))?;
         if graph.initializer.iter().any(|t| t.data_location == 1) {
-            return Err(format!(
-                "{name}: weights stored outside the file (external data) cannot be edited; \
-                 save the model with its weights inside, or weight-stripped"
+            return Err(unsupported(
+                "weights stored outside the file (external data) cannot be edited; \
+                 save the model with its weights inside, or weight-stripped",
             ));
         }
         graph::name_nodes(graph);
@@ -61,8 +78,9 @@ impl OnnxEdits {
             start,
             data: data.into_iter().collect(),
             outputs: Vec::new(),
+            start_size: None,
         };
-        let facts = space.facts(&space.start)?;
+        let facts = space.facts(&space.start).map_err(OpenError::Unsupported)?;
         space.outputs = space
             .start
             .graph
@@ -70,9 +88,19 @@ impl OnnxEdits {
             .flat_map(|g| &g.output)
             .map(|o| facts.get(&o.name).and_then(Fact::dims))
             .collect();
+        space.start_size = space
+            .start
+            .graph
+            .iter()
+            .flat_map(|g| &g.input)
+            .find(|i| space.data.contains(&i.name))
+            .and_then(|i| facts.get(&i.name))
+            .and_then(Fact::dims)
+            .filter(|d| d.len() == 4 && d[2] == d[3])
+            .map(|d| d[2] as usize);
         if space.outputs.iter().any(Option::is_none) {
-            return Err(format!(
-                "{name}: output shapes unknown; edits could not be checked"
+            return Err(unsupported(
+                "output shapes unknown: edits could not be checked",
             ));
         }
         Ok(space)
@@ -151,11 +179,31 @@ impl Space for OnnxEdits {
             let Some(edit) = edits::propose(graph, &self.data, rng) else {
                 continue;
             };
-            let mut next = model.clone();
-            if self.apply_one(&mut next, &edit).is_ok() && self.check(&next).is_ok() {
-                let text = edit.to_string();
+            let text = edit.to_string();
+            let (next, point) = if let Edit::Resolution { size } = edit {
+                // a resolution replaces the earlier ones (and back at the start's, none is left)
+                let mut point: Vec<Edit> = edits
+                    .iter()
+                    .filter(|e| !matches!(e, Edit::Resolution { .. }))
+                    .cloned()
+                    .collect();
+                if Some(size) != self.start_size {
+                    point.push(edit);
+                }
+                match self.apply(&point) {
+                    Ok(next) => (next, point),
+                    Err(_) => continue,
+                }
+            } else {
+                let mut next = model.clone();
+                if self.apply_one(&mut next, &edit).is_err() {
+                    continue;
+                }
                 let mut point = edits.clone();
                 point.push(edit);
+                (next, point)
+            };
+            if self.check(&next).is_ok() {
                 return Some((point, text));
             }
         }
