@@ -223,3 +223,47 @@ fn searching_a_bad_file_names_it() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!out.exists());
 }
+
+/// `aiop search mbv3 --space ofa`: subnets of the once-for-all MobileNetV3-like space, from the
+/// largest; every network of the front is one the space can build.
+#[test]
+fn searches_the_ofa_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = |start: &str, head: &str| {
+        aiop(&[
+            "search",
+            start,
+            "--space",
+            "ofa",
+            "--head",
+            head,
+            "--task",
+            "imagenet-top1",
+            "--budget",
+            "40",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = run("mbv3@192", "classification");
+    let (stdout, err) = text(&o);
+    assert!(o.status.success(), "{stdout}{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("front.json")).unwrap()).unwrap();
+    assert_eq!(report["space"], "ofa");
+    assert!(report["start"]["key"].as_str().unwrap().ends_with("@192"));
+    assert_eq!(report["evaluated"], 40);
+    assert!(report["front"].as_array().unwrap().iter().all(|c| {
+        let key = c["key"].as_str().unwrap();
+        key.starts_with("mbv3-") && c["macs"].as_u64() > Some(0)
+    }));
+    for (start, head, error) in [
+        ("vgg", "classification", "not an OFA family"),
+        ("mbv3", "detection", "--head detection"),
+    ] {
+        let o = run(start, head);
+        assert!(!o.status.success());
+        assert!(text(&o).1.contains(error), "{}", text(&o).1);
+    }
+}

@@ -9,10 +9,12 @@ use std::time::Instant;
 
 use aiop_converter::files::Limit;
 use aiop_datasets::spaces::nb201::Cell;
+use aiop_datasets::spaces::ofa::onnx::Head;
 use aiop_search::benchmark::{self, Protocol, mean_std};
 use aiop_search::evolution::{DEFAULT_BUDGET, DEFAULT_MAX_DROP, DEFAULT_POPULATION};
 use aiop_search::scorers::{MacsProxy, Predicted};
 use aiop_search::spaces::nb201::Nb201;
+use aiop_search::spaces::ofa::{Ofa, Subnet};
 use aiop_search::spaces::onnx::OnnxEdits;
 use aiop_search::{Candidate, Scorer, Settings, Space, Strategy, cheapest_within, front, search};
 use anyhow::{Context, Result, bail};
@@ -27,6 +29,10 @@ pub enum SpaceArg {
     /// residual-block removal, kernel-size changes, depthwise-separable convolutions, input
     /// resolution.
     Onnx,
+    /// Once-for-all subnets (`aiop zoo ofa`) with a task head (`--head`); one edit changes one
+    /// elastic choice or the resolution. The start is a family, from its largest subnet:
+    /// `mbv3`, `resnet`, optionally at a resolution (`mbv3@192`).
+    Ofa,
     /// NAS-Bench-201 cells in the benchmark's CIFAR-10 network; one edit changes one edge's
     /// operation. The start is an architecture string.
     Nb201,
@@ -53,6 +59,9 @@ pub struct Args {
     start: Option<String>,
     #[arg(long, value_enum, default_value = "onnx")]
     space: SpaceArg,
+    /// With `--space ofa`: the task head on the subnets (classification, pose, segmentation).
+    #[arg(long, default_value = "classification")]
+    head: String,
     /// The predictor's task to keep.
     #[arg(long)]
     task: String,
@@ -151,6 +160,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         column,
     };
     let start = args.start.as_deref().unwrap_or_default();
+    if args.benchmark.is_some() && !matches!(args.space, SpaceArg::Nb201) {
+        bail!("--benchmark judges searches of NAS-Bench-201: add --space nb201");
+    }
     match args.space {
         SpaceArg::Nb201 => {
             if let Some(dataset) = &args.benchmark {
@@ -159,10 +171,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let cell: Cell = start.parse()?;
             run_search(&args, &Nb201::default(), cell, &predicted)
         }
+        SpaceArg::Ofa => {
+            let head = Head::from_name(&args.head).ok_or_else(|| {
+                anyhow::anyhow!("--head {}: classification, pose or segmentation", args.head)
+            })?;
+            let subnet: Subnet = start.parse().map_err(anyhow::Error::msg)?;
+            let space = Ofa {
+                family: subnet.body.family(),
+                head,
+            };
+            run_search(&args, &space, subnet, &predicted)
+        }
         SpaceArg::Onnx => {
-            if args.benchmark.is_some() {
-                bail!("--benchmark judges searches of NAS-Bench-201: add --space nb201");
-            }
             let path = Path::new(start);
             let bytes = aiop_converter::files::read_capped(path, Limit::Model.bytes())
                 .with_context(|| format!("cannot read {}", path.display()))?;

@@ -1,4 +1,5 @@
 //! The spaces `aiop search --space` explores.
 
 pub mod nb201;
+pub mod ofa;
 pub mod onnx;
