@@ -100,7 +100,8 @@ struct Walk<'a> {
     group: Group,
     queue: Vec<String>,
     seen_tensors: HashSet<String>,
-    seen_nodes: HashSet<usize>,
+    /// Nodes visited, with whether as a dense convolution writing the group.
+    seen_nodes: HashSet<(usize, bool)>,
 }
 
 /// The channel group of the output of the convolution `conv` (a node index).
@@ -139,7 +140,7 @@ pub fn group(
         seen_tensors: HashSet::new(),
         seen_nodes: HashSet::new(),
     };
-    walk.seen_nodes.insert(conv);
+    walk.seen_nodes.insert((conv, true));
     walk.produce(conv)?;
     walk.join(&node.output[0])?;
     while let Some(t) = walk.queue.pop() {
@@ -201,11 +202,16 @@ impl Walk<'_> {
     }
 
     fn visit(&mut self, n: usize, via: Via) -> Result<(), String> {
-        if !self.seen_nodes.insert(n) {
-            return Ok(());
-        }
         let graph = self.graph;
         let node = &graph.node[n];
+        // a dense convolution can read the group and (through a residual sum) also write it:
+        // the two roles are visited apart
+        let role = matches!(via, Via::Output)
+            && node.op_type == "Conv"
+            && int_attr(node, "group").unwrap_or(1) == 1;
+        if !self.seen_nodes.insert((n, role)) {
+            return Ok(());
+        }
         let op = node.op_type.as_str();
         let refuse = || Err(format!("{op} `{}` mixes the channels", node.name));
         if !node.domain.is_empty() && node.domain != "ai.onnx" {
@@ -244,7 +250,12 @@ impl Walk<'_> {
                 self.join(&node.output[0])
             }
             _ if PASS_THROUGH.contains(&op) => {
-                // the other inputs (Clip's bounds, Resize's scales) must not be per channel
+                // the other inputs (Clip's bounds, Resize's scales) must not be per channel,
+                // and a Resize to explicit sizes spells the channel count
+                let sizes = op == "Resize" && node.input.get(3).is_some_and(|s| !s.is_empty());
+                if sizes {
+                    return refuse();
+                }
                 for extra in node.input.iter().skip(1).filter(|p| !p.is_empty()) {
                     if !is_constant(graph, self.index, self.data, extra) {
                         return refuse();
@@ -394,12 +405,7 @@ pub fn prune(graph: &mut GraphProto, group: &Group, keep: usize) -> Result<(), S
         _ => (0..keep).collect(),
     };
     kept.sort_unstable();
-    let mut axes: HashMap<WeightKey, usize> = HashMap::new();
-    for &(w, axis) in &group.slices {
-        if axes.insert(w, axis).is_some_and(|a| a != axis) {
-            return Err("a weight shared along two channel axes".into());
-        }
-    }
+    // a weight read and written by the group (x + conv(x)) is sliced along both axes
     for &(w, axis) in &group.slices {
         tensor::slice(graph, w.into(), axis, &kept)?;
     }

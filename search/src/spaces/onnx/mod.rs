@@ -228,3 +228,110 @@ impl Space for OnnxEdits {
         Ok(self.apply(edits)?.encode_to_vec())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiop_converter::onnx::writer::{ModelBuilder, attr_int, attr_ints};
+    use aiop_converter::value::DType;
+
+    /// stem (1×1, 3 → 8) → a; a + conv3×3(a) → r; pool, flatten, linear → 4 classes; plus a
+    /// second branch from `a` concatenated (only with `concat`).
+    fn model(concat: bool) -> Bytes {
+        let mut m = ModelBuilder::new(17);
+        m.input("image", DType::F32, &[1, 3, 8, 8])
+            .weight("stem.w", &[8, 3, 1, 1])
+            .weight("conv.w", &[8, 8, 3, 3])
+            .weight("conv.b", &[8])
+            .weight("fc.w", &[4, 8])
+            .weight("fc.b", &[4])
+            .node(
+                "Conv",
+                &["image", "stem.w"],
+                &["a"],
+                vec![attr_ints("kernel_shape", &[1, 1])],
+            )
+            .node(
+                "Conv",
+                &["a", "conv.w", "conv.b"],
+                &["b"],
+                vec![
+                    attr_ints("kernel_shape", &[3, 3]),
+                    attr_ints("pads", &[1; 4]),
+                ],
+            )
+            .node("Add", &["a", "b"], &["r"], vec![]);
+        let pooled = if concat {
+            m.node("Concat", &["r", "a"], &["c"], vec![attr_int("axis", 1)])
+                .weight("fc2.w", &[4, 16]);
+            "c"
+        } else {
+            "r"
+        };
+        m.node("GlobalAveragePool", &[pooled], &["g"], vec![])
+            .node("Flatten", &["g"], &["f"], vec![])
+            .node(
+                "Gemm",
+                &["f", if concat { "fc2.w" } else { "fc.w" }, "fc.b"],
+                &["logits"],
+                vec![attr_int("transB", 1)],
+            )
+            .output("logits");
+        m.to_bytes().into()
+    }
+
+    /// Pruning the stem prunes the residual sum's other writer too (a convolution that reads
+    /// and writes the group: both kernel axes) and the classifier's inputs; the result checks.
+    #[test]
+    fn pruning_follows_the_residual_stream() {
+        let space = OnnxEdits::new(model(false), "toy").unwrap();
+        let edit = Edit::Prune {
+            conv: "Conv_0".into(),
+            keep: 4,
+        };
+        let pruned = space.apply(std::slice::from_ref(&edit)).unwrap();
+        space.check(&pruned).unwrap();
+        let dims = |name: &str| {
+            let g = pruned.graph.as_ref().unwrap();
+            g.initializer
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap()
+                .dims
+                .clone()
+        };
+        assert_eq!(dims("stem.w"), [4, 3, 1, 1]);
+        assert_eq!(dims("conv.w"), [4, 4, 3, 3]);
+        assert_eq!(dims("conv.b"), [4]);
+        assert_eq!(dims("fc.w"), [4, 4]);
+        assert_eq!(dims("fc.b"), [4]);
+        // the whole-stream prune is also reachable from the inner convolution
+        let inner = Edit::Prune {
+            conv: "Conv_1".into(),
+            keep: 4,
+        };
+        assert_eq!(space.model(&[inner].to_vec()), space.model(&vec![edit]));
+    }
+
+    /// A channel group that reaches a concatenation is refused with the reason.
+    #[test]
+    fn pruning_refuses_concatenated_channels() {
+        let space = OnnxEdits::new(model(true), "toy").unwrap();
+        let error = space
+            .apply(&[Edit::Prune {
+                conv: "Conv_0".into(),
+                keep: 4,
+            }])
+            .unwrap_err();
+        assert!(error.contains("Concat"), "{error}");
+        // the block whose shortcut is `a` can go
+        let removed = space
+            .apply(&[Edit::RemoveBlock {
+                add: "Add_2".into(),
+            }])
+            .unwrap();
+        space.check(&removed).unwrap();
+        let graph = removed.graph.unwrap();
+        assert!(!graph.initializer.iter().any(|t| t.name == "conv.w"));
+    }
+}
