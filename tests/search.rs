@@ -10,6 +10,25 @@ use common::{aiop, text};
 
 const START: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|";
 
+/// Runs `aiop search` with `args`, which must succeed, and returns `OUT/front.json`.
+fn search_report(args: &[&str], out: &Path) -> serde_json::Value {
+    let o = aiop(args);
+    let (stdout, err) = text(&o);
+    assert!(o.status.success(), "{stdout}{err}");
+    serde_json::from_str(&std::fs::read_to_string(out.join("front.json")).unwrap()).unwrap()
+}
+
+/// `OUT/chosen.onnx` is a valid model whose MACs are the report's.
+fn assert_chosen_converts(out: &Path, chosen: &serde_json::Value) {
+    let inspect = aiop(&[
+        "inspect",
+        out.join("chosen.onnx").to_str().unwrap(),
+        "--json",
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(&text(&inspect).0).unwrap();
+    assert_eq!(summary["macs"], chosen["macs"]);
+}
+
 fn predictor() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("models/predictor/nb201-cifar10.onnx")
@@ -37,11 +56,7 @@ fn searches_nb201_and_writes_the_chosen_network() {
         "-o",
         out.to_str().unwrap(),
     ];
-    let o = aiop(&args);
-    let (stdout, err) = text(&o);
-    assert!(o.status.success(), "{stdout}{err}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("front.json")).unwrap()).unwrap();
+    let report = search_report(&args, &out);
     assert_eq!(report["evaluated"], 120);
     let start = &report["start"];
     let chosen = &report["chosen"];
@@ -50,14 +65,7 @@ fn searches_nb201_and_writes_the_chosen_network() {
     let drop = start["predicted"].as_f64().unwrap() - chosen["predicted"].as_f64().unwrap();
     assert!(drop <= 0.5, "{report}");
     assert!(!chosen["edits"].as_array().unwrap().is_empty());
-    // the chosen network is a valid model whose MACs are the report's
-    let inspect = aiop(&[
-        "inspect",
-        out.join("chosen.onnx").to_str().unwrap(),
-        "--json",
-    ]);
-    let summary: serde_json::Value = serde_json::from_str(&text(&inspect).0).unwrap();
-    assert_eq!(summary["macs"], chosen["macs"]);
+    assert_chosen_converts(&out, chosen);
     // the front runs from cheap to expensive with rising predicted scores
     let front = report["front"].as_array().unwrap();
     assert!(
@@ -162,14 +170,14 @@ fn ground_truth_benchmark_runs_every_method() {
 }
 
 /// `aiop search MODEL.onnx`: edits of a weight-stripped torchvision ResNet-18 with the bundled
-/// predictor; the chosen file converts with the MACs the report gives, and its edits replay.
+/// predictor; the chosen file converts with the MACs the report gives.
 #[test]
 fn searches_edits_of_an_onnx_file() {
     let (zoo, _) = common::unpack_zoo("torchvision");
     let model = zoo.path().join("resnet18.onnx");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let o = aiop(&[
+    let args = [
         "search",
         model.to_str().unwrap(),
         "--task",
@@ -180,11 +188,8 @@ fn searches_edits_of_an_onnx_file() {
         "0.15",
         "-o",
         out.to_str().unwrap(),
-    ]);
-    let (stdout, err) = text(&o);
-    assert!(o.status.success(), "{stdout}{err}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("front.json")).unwrap()).unwrap();
+    ];
+    let report = search_report(&args, &out);
     assert_eq!(report["space"], "onnx");
     assert_eq!(report["start"]["key"], "resnet18");
     let chosen = &report["chosen"];
@@ -192,13 +197,7 @@ fn searches_edits_of_an_onnx_file() {
         report["start"]["predicted"].as_f64().unwrap() - chosen["predicted"].as_f64().unwrap();
     assert!(drop <= 0.5, "{report}");
     assert!(report["reduction"].as_f64().unwrap() >= 0.15, "{report}");
-    let inspect = aiop(&[
-        "inspect",
-        out.join("chosen.onnx").to_str().unwrap(),
-        "--json",
-    ]);
-    let summary: serde_json::Value = serde_json::from_str(&text(&inspect).0).unwrap();
-    assert_eq!(summary["macs"], chosen["macs"]);
+    assert_chosen_converts(&out, chosen);
     assert!(!chosen["edits"].as_array().unwrap().is_empty());
 }
 
@@ -247,8 +246,7 @@ fn searches_the_ofa_space() {
         ])
     };
     let o = run("mbv3@192", "classification");
-    let (stdout, err) = text(&o);
-    assert!(o.status.success(), "{stdout}{err}");
+    assert!(o.status.success(), "{}", text(&o).1);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("front.json")).unwrap()).unwrap();
     assert_eq!(report["space"], "ofa");

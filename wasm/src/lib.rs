@@ -10,15 +10,39 @@ use wasm_bindgen::prelude::*;
 
 use model::Converted;
 
+/// A JavaScript byte array read by range, without copying it whole into the module.
+struct JsBytes<'a>(&'a js_sys::Uint8Array);
+
+impl aiop_converter::onnx::skeleton::Source for JsBytes<'_> {
+    fn len(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn read(&self, offset: usize, out: &mut [u8]) {
+        self.0
+            .subarray(offset as u32, (offset + out.len()) as u32)
+            .copy_to(out);
+    }
+}
+
 /// A converted model.
 #[wasm_bindgen]
 pub struct Model(Converted);
 
 #[wasm_bindgen]
 impl Model {
-    /// Converts the bytes of a model file named `name` (`.onnx`, or a CG file).
+    /// Converts the bytes of a model file named `name` (`.onnx`, `.pb`, or a CG file). Of an
+    /// ONNX file only the skeleton is copied into the module (`aiop_converter::onnx::skeleton`:
+    /// the weights' bytes stay in JavaScript), which converts to the same CG.
     #[wasm_bindgen(constructor)]
-    pub fn new(bytes: Vec<u8>, name: &str) -> Result<Model, JsError> {
+    pub fn new(bytes: &js_sys::Uint8Array, name: &str) -> Result<Model, JsError> {
+        let skeleton = name
+            .to_ascii_lowercase()
+            .ends_with(".onnx")
+            .then(|| aiop_converter::onnx::skeleton::skeleton(&JsBytes(bytes)).ok())
+            .flatten();
+        // anything the skeleton walk refuses goes to the converter whole, for its message
+        let bytes = skeleton.map_or_else(|| bytes.to_vec(), |(s, _)| s);
         Converted::new(bytes, name)
             .map(Model)
             .map_err(|e| JsError::new(&e))

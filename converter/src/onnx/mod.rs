@@ -5,6 +5,7 @@ mod lower;
 pub use lower::MAX_TENSOR_ELEMENTS;
 pub(crate) use lower::check_size;
 pub mod proto;
+pub mod skeleton;
 pub mod writer;
 
 use std::path::Path;
