@@ -319,6 +319,48 @@ pub fn front<P>(candidates: &[Candidate<P>]) -> Vec<&Candidate<P>> {
         .collect()
 }
 
+/// The candidate scoring best among those costing at most `max_macs` and scoring at least
+/// `min_score` (ties: the cheaper): the network to pick when a reduction is the target.
+pub fn best_within<P>(
+    candidates: &[Candidate<P>],
+    max_macs: u64,
+    min_score: f64,
+) -> Option<&Candidate<P>> {
+    candidates
+        .iter()
+        .filter(|c| c.macs <= max_macs && c.score >= min_score)
+        .max_by(|a, b| a.score.total_cmp(&b.score).then(b.macs.cmp(&a.macs)))
+}
+
+/// How a search picks the network it returns.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Choice {
+    /// The largest drop of the score accepted.
+    pub max_drop: f64,
+    /// With a target reduction (a fraction of the start's MACs): the best-scoring network at
+    /// least that much cheaper ([`best_within`]); without, the cheapest ([`cheapest_within`]).
+    pub target: Option<f64>,
+    /// Only networks at most this many edits from the start (a predictor ranks a network's
+    /// close neighbours better than far ones: docs/search.md).
+    pub max_edits: Option<usize>,
+}
+
+/// The network a search returns by `choice`, cheaper than the start (`candidates[0]`).
+pub fn choose<P: Clone>(candidates: &[Candidate<P>], choice: &Choice) -> Option<Candidate<P>> {
+    let start = candidates.first()?;
+    let near: Vec<Candidate<P>> = candidates
+        .iter()
+        .filter(|c| choice.max_edits.is_none_or(|k| c.edits.len() <= k))
+        .cloned()
+        .collect();
+    let min_score = start.score - choice.max_drop;
+    let chosen = match choice.target {
+        Some(r) => best_within(&near, (start.macs as f64 * (1.0 - r)) as u64, min_score),
+        None => cheapest_within(&near, min_score),
+    };
+    chosen.filter(|c| c.macs < start.macs).cloned()
+}
+
 /// The cheapest candidate scoring at least `min_score` (ties: the higher score).
 pub fn cheapest_within<P>(candidates: &[Candidate<P>], min_score: f64) -> Option<&Candidate<P>> {
     candidates
@@ -423,5 +465,39 @@ mod tests {
                 .iter()
                 .any(|c| c.score >= min_score && c.macs <= max_macs)
         );
+    }
+
+    /// The choice rules: the cheapest within the drop; with a target, the best at least that
+    /// much cheaper; with an edit limit, only close networks; never the start itself.
+    #[test]
+    fn choices_follow_their_rule() {
+        let c = |key: &str, edits: usize, score: f64, macs: u64| Candidate {
+            point: (),
+            key: key.into(),
+            edits: vec![String::new(); edits],
+            score,
+            macs,
+            params: 0,
+        };
+        let found = [
+            c("start", 0, 70.0, 100),
+            c("near", 1, 69.8, 85),
+            c("far", 3, 69.9, 80),
+            c("cheapest", 4, 69.6, 40),
+            c("worse", 1, 68.0, 10),
+        ];
+        let pick = |max_drop, target, max_edits| {
+            let choice = Choice {
+                max_drop,
+                target,
+                max_edits,
+            };
+            choose(&found, &choice).map(|c| c.key)
+        };
+        assert_eq!(pick(0.5, None, None).as_deref(), Some("cheapest"));
+        assert_eq!(pick(0.5, Some(0.15), None).as_deref(), Some("far"));
+        assert_eq!(pick(0.5, Some(0.15), Some(1)).as_deref(), Some("near"));
+        assert_eq!(pick(0.1, Some(0.15), Some(1)), None);
+        assert_eq!(pick(5.0, None, Some(1)).as_deref(), Some("worse"));
     }
 }

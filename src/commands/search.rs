@@ -11,12 +11,13 @@ use aiop_converter::files::Limit;
 use aiop_datasets::spaces::nb201::Cell;
 use aiop_datasets::spaces::ofa::onnx::Head;
 use aiop_search::benchmark::{self, Protocol, mean_std};
+use aiop_search::evolution::{Choice, choose};
 use aiop_search::evolution::{DEFAULT_BUDGET, DEFAULT_MAX_DROP, DEFAULT_POPULATION};
 use aiop_search::scorers::{MacsProxy, Predicted};
 use aiop_search::spaces::nb201::Nb201;
 use aiop_search::spaces::ofa::{Ofa, Subnet};
 use aiop_search::spaces::onnx::OnnxEdits;
-use aiop_search::{Candidate, Scorer, Settings, Space, Strategy, cheapest_within, front, search};
+use aiop_search::{Candidate, Scorer, Settings, Space, Strategy, front, search};
 use anyhow::{Context, Result, bail};
 
 use super::predict::PredictorArgs;
@@ -70,10 +71,14 @@ pub struct Args {
     /// The largest drop of the predicted score accepted, in the task's metric.
     #[arg(long, default_value_t = DEFAULT_MAX_DROP)]
     max_drop: f64,
-    /// Stop as soon as a network this much cheaper (a fraction of the start's MACs) is found
-    /// within `--max-drop`.
+    /// Choose the network predicted best among those at least this much cheaper (a fraction
+    /// of the start's MACs) and within `--max-drop`, instead of the cheapest within it.
     #[arg(long)]
     target_reduction: Option<f64>,
+    /// Choose only among networks at most this many edits from the start (the predictor ranks
+    /// close neighbours of a network better than far ones: docs/search.md).
+    #[arg(long)]
+    max_edits: Option<usize>,
     /// Networks evaluated in all, the start included.
     #[arg(long, default_value_t = DEFAULT_BUDGET)]
     budget: usize,
@@ -96,6 +101,21 @@ pub struct Args {
     /// Search seeds per start with `--benchmark`.
     #[arg(long, default_value_t = 5)]
     seeds: u64,
+    /// With `--benchmark`: skip this many starts of the draw (20: starts the reported table
+    /// does not use, to try a method on before running it on the table's).
+    #[arg(long, default_value_t = 0)]
+    skip_starts: usize,
+}
+
+impl Args {
+    /// How the chosen network is picked.
+    fn choice(&self) -> Choice {
+        Choice {
+            max_drop: self.max_drop,
+            target: self.target_reduction,
+            max_edits: self.max_edits,
+        }
+    }
 }
 
 /// A network of the report.
@@ -131,8 +151,10 @@ struct Report {
     evaluated: usize,
     seconds: f64,
     max_drop: f64,
+    target_reduction: Option<f64>,
+    max_edits: Option<usize>,
     start: Entry,
-    /// The cheapest network within `max_drop` of the start's predicted score.
+    /// The network chosen (`--max-drop`, `--target-reduction`, `--max-edits`).
     chosen: Option<Entry>,
     /// `1 − chosen MACs / start MACs`.
     reduction: Option<f64>,
@@ -208,24 +230,12 @@ fn run_search<S: Space>(
         StrategyArg::Random => (predicted, Strategy::Random),
         StrategyArg::Flops => (&MacsProxy, Strategy::Evolution),
     };
-    // the start's predicted score and MACs set the bar (and the early stop)
-    let start_cg = space.cg(&start).map_err(anyhow::Error::msg)?;
-    let base = predicted
-        .scores(std::slice::from_ref(&start_cg))
-        .map_err(anyhow::Error::msg)?[0];
-    let stop_at = match (args.target_reduction, args.strategy) {
-        (Some(r), StrategyArg::Evolution | StrategyArg::Random) => Some((
-            base - args.max_drop,
-            (start_cg.macs() as f64 * (1.0 - r)) as u64,
-        )),
-        _ => None,
-    };
     let settings = Settings {
         budget: args.budget,
         population: args.population,
         seed: args.seed,
         strategy,
-        stop_at,
+        stop_at: None,
     };
     let bar = progress_bar(args.budget, "networks");
     let clock = Instant::now();
@@ -245,7 +255,8 @@ fn run_search<S: Space>(
             c.score = s;
         }
     }
-    let chosen = cheapest_within(&found, base - args.max_drop).filter(|c| c.macs < found[0].macs);
+    let chosen = choose(&found, &args.choice());
+    let chosen = chosen.as_ref();
     let pareto = front(&found);
     write_outputs(args, space, &found, &pareto, chosen, seconds)?;
     let start = &found[0];
@@ -307,6 +318,8 @@ fn write_outputs<S: Space>(
         evaluated: found.len(),
         seconds,
         max_drop: args.max_drop,
+        target_reduction: args.target_reduction,
+        max_edits: args.max_edits,
         start: start.into(),
         chosen: chosen.map(Entry::from),
         reduction: chosen.map(|c| 1.0 - c.macs as f64 / start.macs as f64),
@@ -355,7 +368,8 @@ fn run_benchmark(args: &Args, dataset: &Path, predicted: &Predicted) -> Result<E
         seeds: args.seeds,
         budget: args.budget,
         population: args.population,
-        max_drop: args.max_drop,
+        choice: args.choice(),
+        skip: args.skip_starts,
         ..Protocol::default()
     };
     let runs = 3 * protocol.starts * protocol.seeds as usize;
@@ -371,9 +385,17 @@ fn run_benchmark(args: &Args, dataset: &Path, predicted: &Predicted) -> Result<E
         }
         None => "–".into(),
     };
+    let choice = &protocol.choice;
+    let mut rule = match choice.target {
+        Some(r) => format!("best predicted among ≥ {:.1} % cheaper", 100.0 * r),
+        None => "cheapest".into(),
+    };
+    if let Some(k) = choice.max_edits {
+        rule += &format!(", at most {k} edits from the start,");
+    }
     let mut table = format!(
         "{} starts among the best {:.0} % of NAS-Bench-201 by true {}, {} seeds each, budget {} \
-         networks per search (population {}), chosen = cheapest within {} predicted points of the \
+         networks per search (population {}), chosen = {rule} within {} predicted points of the \
          start; mean ± std over seeds of the mean over starts ({seconds:.0} s).\n\n\
          | method | MACs reduction (%) | true accuracy change (points) | front hypervolume |\n|---|---|---|---|\n",
         protocol.starts,
@@ -382,7 +404,7 @@ fn run_benchmark(args: &Args, dataset: &Path, predicted: &Predicted) -> Result<E
         protocol.seeds,
         protocol.budget,
         protocol.population,
-        protocol.max_drop,
+        choice.max_drop,
     );
     for r in &results {
         table += &format!(
@@ -390,7 +412,10 @@ fn run_benchmark(args: &Args, dataset: &Path, predicted: &Predicted) -> Result<E
             r.method,
             cell(&r.reduction, 1),
             cell(&r.accuracy_change, 2),
-            cell(&Some(r.hypervolume.clone()), 3)
+            cell(
+                &(!r.hypervolume.is_empty()).then(|| r.hypervolume.clone()),
+                3
+            )
         );
     }
     std::fs::create_dir_all(&args.output)
