@@ -520,9 +520,21 @@ impl Report {
                     .zip(&combined)
                     .filter(|(f, c)| **c >= f.runs[0].flops_srcc)
                     .count();
+                let below: Vec<String> = self
+                    .families
+                    .iter()
+                    .zip(&combined)
+                    .filter(|(f, c)| **c < f.runs[0].flops_srcc)
+                    .map(|(f, c)| format!("{} {c:.3} vs {:.3}", f.family, f.runs[0].flops_srcc))
+                    .collect();
+                let below = if below.is_empty() {
+                    String::new()
+                } else {
+                    format!(" Below FLOPs: {}.", below.join(", "))
+                };
                 out += &format!(
                     "\nRanked by {what}: mean SRCC {:.3}, above both baselines on {wins} of {} {units}, \
-                     at or above FLOPs on {at_flops}.\n",
+                     at or above FLOPs on {at_flops}.{below}\n",
                     mean(&combined),
                     self.families.len()
                 );
