@@ -46,8 +46,8 @@ function send(file) {
   const id = nextId++;
   pending.set(id, file);
   $("status").textContent = `converting ${file.name}…`;
-  file.arrayBuffer().then((buffer) =>
-    worker.postMessage({ type: "convert", id, name: file.name, buffer }, [buffer]));
+  // the worker reads the file: a 100 MB model never passes through the page's thread
+  worker.postMessage({ type: "convert", id, name: file.name, file });
 }
 
 function addFiles(files) {

@@ -1,6 +1,6 @@
 // The page's worker: runs the WASM module off the main thread, so that converting a large
 // model (ResNet-50 with its weights, ~100 MB) never freezes the tab.
-// Messages in:  {type: "convert", id, name, buffer} · {type: "predictor", name, buffer | null}
+// Messages in:  {type: "convert", id, name, file} · {type: "predictor", name, buffer | null}
 // Messages out: {type: "ready", ms} · {type: "result", id, name, summary, svg, predictions, ms}
 //               {type: "error", id, name, message, fatal} · {type: "predictor", name, tasks} ·
 //               {type: "predictor-error", message}
@@ -30,8 +30,9 @@ onmessage = async ({ data }) => {
   if (data.type === "convert") {
     let model = null;
     try {
+      const bytes = new Uint8Array(await data.file.arrayBuffer());
       const t0 = performance.now();
-      model = new Model(new Uint8Array(data.buffer), data.name);
+      model = new Model(bytes, data.name);
       const t1 = performance.now();
       const predictions = JSON.parse(model.predict(predictor));
       const t2 = performance.now();
