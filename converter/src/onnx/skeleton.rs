@@ -9,6 +9,8 @@
 //! and each `TensorProto`'s data fields (4, 5, 7, 9, 10, 11); everything else is copied as it
 //! is. Subgraphs (If/Loop bodies) keep their tensors.
 
+use prost::encoding::{decode_varint, encode_varint};
+
 use crate::error::{ConvertError, Result};
 use crate::value::FOLD_LIMIT;
 
@@ -64,29 +66,15 @@ fn truncated() -> ConvertError {
     ConvertError::Decode("truncated or malformed protobuf".into())
 }
 
-/// Appends `v` as a protobuf varint.
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 impl<S: Source + ?Sized> Walk<'_, S> {
     /// A varint at `at` (before `end`): its value and the position after it.
     fn varint(&self, at: usize, end: usize) -> Result<(u64, usize)> {
         let mut buf = [0u8; 10];
         let n = buf.len().min(end - at);
         self.source.read(at, &mut buf[..n]);
-        let mut value = 0u64;
-        for (i, &b) in buf[..n].iter().enumerate() {
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok((value, at + i + 1));
-            }
-        }
-        Err(truncated())
+        let mut rest = &buf[..n];
+        let value = decode_varint(&mut rest).map_err(|_| truncated())?;
+        Ok((value, at + n - rest.len()))
     }
 
     fn copy(&self, from: usize, to: usize, out: &mut Vec<u8>) {
@@ -122,8 +110,8 @@ impl<S: Source + ?Sized> Walk<'_, S> {
                         matches!(kind, Message::Tensor) && matches!(field, 4 | 5 | 7 | 9 | 10 | 11);
                     if let Some(inner) = inner {
                         let body = self.message(inner, data_at, data_end)?;
-                        put_varint(&mut out, key);
-                        put_varint(&mut out, body.len() as u64);
+                        encode_varint(key, &mut out);
+                        encode_varint(body.len() as u64, &mut out);
                         out.extend_from_slice(&body);
                     } else if is_data && len > KEEP_BYTES {
                         self.left_out += len;

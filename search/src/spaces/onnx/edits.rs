@@ -6,15 +6,15 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use aiop_converter::infer::fact::Fact;
-use aiop_converter::onnx::proto::{GraphProto, NodeProto, ValueInfoProto};
+use aiop_converter::onnx::proto::{GraphProto, NodeProto};
 use rand::Rng;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::channels;
 use super::graph::{
-    Index, Weight, int_attr, ints_attr, is_constant, remove_dead, set_input_dims, set_int,
-    set_ints, string_attr, weight, weight_dims,
+    Index, Weight, declared_dims, int_attr, ints_attr, is_constant, remove_dead, set_input_dims,
+    set_int, set_ints, string_attr, weight, weight_dims,
 };
 use super::tensor;
 
@@ -99,11 +99,6 @@ fn find(graph: &GraphProto, name: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("no node `{name}`"))
 }
 
-fn declared_dims(v: &ValueInfoProto) -> Option<Vec<i64>> {
-    let shape = v.r#type.as_ref()?.tensor_type.as_ref()?.shape.as_ref()?;
-    shape.dim.iter().map(|d| d.dim_value).collect()
-}
-
 /// A dense or depthwise 2-D convolution with a square, odd, "same"-padded, undilated kernel:
 /// (kernel weight, its dims).
 fn same_conv(graph: &GraphProto, data: &HashSet<String>, n: usize) -> Option<(Weight, Vec<i64>)> {
@@ -176,33 +171,11 @@ fn separable(graph: &mut GraphProto, data: &HashSet<String>, n: usize) -> Result
     match w {
         // a weight-stripped file declares the new weights as inputs, like the old one
         Weight::Input(i) => {
-            let dtype = graph.input[i]
-                .r#type
-                .as_ref()
-                .and_then(|t| t.tensor_type.as_ref())
-                .map_or(1, |t| t.elem_type);
-            let decl = |name: &str, dims: &[i64]| {
-                let mut v = graph.input[i].clone();
-                v.name = name.into();
-                if let Some(t) = v.r#type.as_mut().and_then(|t| t.tensor_type.as_mut()) {
-                    t.elem_type = dtype;
-                }
-                (v, dims.to_vec())
-            };
-            for (mut v, dims) in [decl(&dw_name, &dw_dims), decl(&pw_name, &pw_dims)] {
-                if let Some(shape) = v
-                    .r#type
-                    .as_mut()
-                    .and_then(|t| t.tensor_type.as_mut())
-                    .and_then(|t| t.shape.as_mut())
-                {
-                    shape.dim.truncate(4);
-                    for (d, v) in shape.dim.iter_mut().zip(dims) {
-                        d.dim_value = Some(v);
-                        d.dim_param = None;
-                    }
-                }
-                graph.input.push(v);
+            for (name, dims) in [(&dw_name, &dw_dims), (&pw_name, &pw_dims)] {
+                let mut decl = graph.input[i].clone();
+                decl.name = name.clone();
+                graph.input.push(decl);
+                set_input_dims(graph, graph.input.len() - 1, dims);
             }
         }
         // with weights: the depthwise kernel averages, the pointwise one sums the old kernel

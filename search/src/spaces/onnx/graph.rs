@@ -5,7 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aiop_converter::onnx::proto::{AttributeProto, GraphProto, NodeProto, attribute_type as at};
+use aiop_converter::onnx::proto::{
+    AttributeProto, GraphProto, NodeProto, ValueInfoProto, attribute_type as at,
+};
 
 /// Producers and consumers of every tensor of one graph (rebuilt after each edit).
 pub struct Index {
@@ -80,17 +82,18 @@ pub fn weight(graph: &GraphProto, data: &HashSet<String>, name: &str) -> Option<
 pub fn weight_dims(graph: &GraphProto, w: Weight) -> Option<Vec<i64>> {
     match w {
         Weight::Initializer(i) => Some(graph.initializer[i].dims.clone()),
-        Weight::Input(i) => {
-            let shape = graph.input[i].r#type.as_ref()?.tensor_type.as_ref()?;
-            shape
-                .shape
-                .as_ref()?
-                .dim
-                .iter()
-                .map(|d| d.dim_value.filter(|v| *v >= 0))
-                .collect()
-        }
+        Weight::Input(i) => declared_dims(&graph.input[i]),
     }
+}
+
+/// The dims a tensor declaration gives (`None` when one is open).
+pub fn declared_dims(v: &ValueInfoProto) -> Option<Vec<i64>> {
+    let shape = v.r#type.as_ref()?.tensor_type.as_ref()?.shape.as_ref()?;
+    shape
+        .dim
+        .iter()
+        .map(|d| d.dim_value.filter(|v| *v >= 0))
+        .collect()
 }
 
 /// Sets the declared dims of a weight input.

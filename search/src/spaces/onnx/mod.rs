@@ -175,6 +175,9 @@ impl Space for OnnxEdits {
     fn mutate(&self, edits: &Vec<Edit>, rng: &mut ChaCha8Rng) -> Option<(Vec<Edit>, String)> {
         let model = self.apply(edits).ok()?;
         let graph = model.graph.as_ref()?;
+        // the shapes of `model`, inferred once for all the draws that need them
+        let facts = std::cell::OnceCell::new();
+        let no_facts = HashMap::new();
         for _ in 0..DRAWS {
             let Some(edit) = edits::propose(graph, &self.data, rng) else {
                 continue;
@@ -195,8 +198,15 @@ impl Space for OnnxEdits {
                     Err(_) => continue,
                 }
             } else {
+                if edit.needs_facts() && facts.get().is_none() {
+                    let _ = facts.set(self.facts(&model).ok()?);
+                }
                 let mut next = model.clone();
-                if self.apply_one(&mut next, &edit).is_err() {
+                let graph = next.graph.as_mut()?;
+                if edit
+                    .apply(graph, &self.data, facts.get().unwrap_or(&no_facts))
+                    .is_err()
+                {
                     continue;
                 }
                 let mut point = edits.clone();
