@@ -175,6 +175,63 @@ epochs = 20
         again["scores"], report["scores"],
         "cached predictors give the same scores"
     );
+
+    // Leave-zoo-out: zero-shot through the head, and through an adapter on another task.
+    let zoo_protocol = dir.path().join("zoo.toml");
+    std::fs::write(
+        &zoo_protocol,
+        r#"
+kind = "leave-zoo-out"
+seeds = [0, 1]
+[pretrain]
+dataset = "nb201.aiopds"
+task = "cifar10-top1"
+epochs = 3
+[[transfers]]
+target = { dataset = "nb201.aiopds", task = "imagenet16-120-top1" }
+[[transfers]]
+source = { dataset = "nb201.aiopds", task = "cifar100-top1" }
+target = { dataset = "nb201.aiopds", task = "imagenet16-120-top1" }
+epochs = 2
+"#,
+    )
+    .unwrap();
+    let run = |json: bool| {
+        let mut args = vec!["eval", "--protocol", zoo_protocol.to_str().unwrap()];
+        args.extend(json.then_some("--json"));
+        let o = aiop(&args);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}{err}");
+        out
+    };
+    let report: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    let transfers = report["transfers"].as_array().unwrap();
+    assert_eq!(transfers.len(), 2);
+    assert_eq!(
+        transfers[1]["transfer"],
+        "cifar100-top1 → imagenet16-120-top1 (nb201)"
+    );
+    for t in transfers {
+        assert_eq!(t["count"], 400);
+        assert_eq!(t["runs"].as_array().unwrap().len(), 2);
+        assert_eq!(t["runs"][0]["predictions"].as_array().unwrap().len(), 400);
+        assert!(t["runs"][0]["stats_srcc"].as_f64().unwrap().is_finite());
+    }
+    assert!(
+        dir.path()
+            .join("zoo.cache/pretrain-seed1/weights.safetensors")
+            .is_file()
+    );
+    let again: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    assert_eq!(
+        again["transfers"], report["transfers"],
+        "cached runs reused"
+    );
+    let out = run(false);
+    assert!(
+        out.contains("| cifar100-top1 → imagenet16-120-top1 (nb201) | 400 | 400 | 400 |"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //!   its MACs reduction and its true accuracy change against the start;
 //! - the **front** it returns (its Pareto front by its own scores): the share of the box
 //!   "cheaper than the start, at most 5 points less accurate" that the true (accuracy, MACs)
-//!   of those networks dominate (a normalised hypervolume).
+//!   of those networks dominate (a normalised hypervolume);
+//! - the **explored** set: the same hypervolume of every network it evaluated — equal in
+//!   number for every method (the budget), so it compares where each method's guidance led.
 //!
 //! Methods: the evolutionary search with the predictor, random sampling with the predictor
 //! (same budget), and the evolutionary search judged by MACs alone (FLOPs-only; it has no score
@@ -78,6 +80,10 @@ pub struct MethodResult {
     pub accuracy_change: Option<Vec<f64>>,
     /// Normalised hypervolume of the returned front.
     pub hypervolume: Vec<f64>,
+    /// Normalised hypervolume of every network the search evaluated (its budget): where the
+    /// method's guidance led it, whatever it returns — the same count of networks for every
+    /// method, unlike the fronts.
+    pub explored_hypervolume: Vec<f64>,
 }
 
 /// The `count` starting cells after the first `skip`: a seeded draw among the best `fraction`
@@ -121,9 +127,10 @@ pub fn run(
         } else {
             &MacsProxy
         };
-        let (mut reduction, mut change, mut volume) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut reduction, mut change, mut volume, mut explored) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for seed in 0..protocol.seeds {
-            let (mut r, mut a, mut h) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut r, mut a, mut h, mut e) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for start in &starts {
                 let settings = Settings {
                     budget: protocol.budget,
@@ -140,24 +147,28 @@ pub fn run(
                     a.push(true_of(&chosen) - true_of(base));
                 }
                 // the returned front, judged by truth, in the box below the start
-                let returned: Vec<&Candidate<Cell>> = if uses_predictor {
-                    front(&found)
-                } else {
-                    found.iter().collect()
-                };
-                let points: Vec<Objectives> = returned
-                    .iter()
-                    .map(|c| Objectives {
-                        score: true_of(c),
-                        cost: c.macs as f64,
-                    })
-                    .collect();
                 let reference = Objectives {
                     score: true_of(base) - protocol.box_depth,
                     cost: base.macs as f64,
                 };
                 // the start itself sits on the box's edge and adds nothing
-                h.push(hypervolume(&points, reference) / (protocol.box_depth * base.macs as f64));
+                let volume = |networks: &[&Candidate<Cell>]| {
+                    let points: Vec<Objectives> = networks
+                        .iter()
+                        .map(|c| Objectives {
+                            score: true_of(c),
+                            cost: c.macs as f64,
+                        })
+                        .collect();
+                    hypervolume(&points, reference) / (protocol.box_depth * base.macs as f64)
+                };
+                let all: Vec<&Candidate<Cell>> = found.iter().collect();
+                h.push(volume(&if uses_predictor {
+                    front(&found)
+                } else {
+                    all.clone()
+                }));
+                e.push(volume(&all));
                 progress();
             }
             if uses_predictor {
@@ -165,12 +176,14 @@ pub fn run(
                 change.push(mean(&a));
             }
             volume.push(mean(&h));
+            explored.push(mean(&e));
         }
         out.push(MethodResult {
             method: name.to_string(),
             reduction: uses_predictor.then_some(reduction),
             accuracy_change: uses_predictor.then_some(change),
             hypervolume: volume,
+            explored_hypervolume: explored,
         });
     }
     if let Some(r) = protocol.choice.target {
@@ -223,6 +236,7 @@ fn oracle(
         reduction: Some(per_seed(&r)),
         accuracy_change: Some(per_seed(&a)),
         hypervolume: Vec::new(),
+        explored_hypervolume: Vec::new(),
     })
 }
 

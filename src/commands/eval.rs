@@ -9,6 +9,7 @@ use aiop_trainer::data;
 use aiop_trainer::defaults;
 use aiop_trainer::eval::Evaluation;
 use aiop_trainer::leave_family_out::{self, LeaveFamilyOut};
+use aiop_trainer::leave_zoo_out::{self, LeaveZooOut};
 use aiop_trainer::protocol::{self, Protocol, mean_std};
 use aiop_trainer::train::TrainConfig;
 use aiop_trainer::transfer::{TransferOptions, TransferRun, transfer};
@@ -140,6 +141,11 @@ fn run_protocol(file: &Path, args: &Args) -> Result<ExitCode> {
     let (markdown, seconds, json) = if kind.as_deref() == Some(leave_family_out::KIND) {
         let spec: LeaveFamilyOut = toml::from_str(&text).with_context(invalid)?;
         let report = leave_family_out::run(&spec, base, &cache, device, log)?;
+        let json = serde_json::to_string_pretty(&report)?;
+        (report.markdown(), report.seconds, json)
+    } else if kind.as_deref() == Some(leave_zoo_out::KIND) {
+        let spec: LeaveZooOut = toml::from_str(&text).with_context(invalid)?;
+        let report = leave_zoo_out::run(&spec, base, &cache, device, log)?;
         let json = serde_json::to_string_pretty(&report)?;
         (report.markdown(), report.seconds, json)
     } else {

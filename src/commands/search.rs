@@ -397,7 +397,7 @@ fn run_benchmark(args: &Args, dataset: &Path, predicted: &Predicted) -> Result<E
         "{} starts among the best {:.0} % of NAS-Bench-201 by true {}, {} seeds each, budget {} \
          networks per search (population {}), chosen = {rule} within {} predicted points of the \
          start; mean ± std over seeds of the mean over starts ({seconds:.0} s).\n\n\
-         | method | MACs reduction (%) | true accuracy change (points) | front hypervolume |\n|---|---|---|---|\n",
+         | method | MACs reduction (%) | true accuracy change (points) | front hypervolume | explored hypervolume |\n|---|---|---|---|---|\n",
         protocol.starts,
         100.0 * protocol.top_fraction,
         args.task,
@@ -408,12 +408,16 @@ fn run_benchmark(args: &Args, dataset: &Path, predicted: &Predicted) -> Result<E
     );
     for r in &results {
         table += &format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             r.method,
             cell(&r.reduction, 1),
             cell(&r.accuracy_change, 2),
             cell(
                 &(!r.hypervolume.is_empty()).then(|| r.hypervolume.clone()),
+                3
+            ),
+            cell(
+                &(!r.explored_hypervolume.is_empty()).then(|| r.explored_hypervolume.clone()),
                 3
             )
         );

@@ -67,6 +67,30 @@ pub fn evaluate_beside(predicted: &[f64], test: &[&Sample], train: &[&Sample]) -
     evaluation
 }
 
+/// SRCC against `labels` of the mean of the runs' predictions, each mixed with the
+/// graph-statistics regressor's as `(1 − blend) · predictor + blend · regressor` — a seed
+/// ensemble, blended as the bundled predictor is; `None` when a run did not keep its
+/// predictions (cached by an older build) or there is nothing to rank.
+pub fn ensemble_srcc(runs: &[Evaluation], labels: &[f64], blend: f64) -> Option<f64> {
+    let n = labels.len();
+    let usable = |e: &Evaluation| {
+        e.predictions.len() == n && (blend == 0.0 || e.stats_predictions.len() == n)
+    };
+    if n == 0 || runs.is_empty() || !runs.iter().all(usable) {
+        return None;
+    }
+    let mean: Vec<f64> = (0..n)
+        .map(|i| {
+            let mixed = runs.iter().map(|e| {
+                let stats = e.stats_predictions.get(i).copied().unwrap_or(0.0);
+                (1.0 - blend) * e.predictions[i] + blend * stats
+            });
+            mixed.sum::<f64>() / runs.len() as f64
+        })
+        .collect();
+    Some(srcc(&mean, labels))
+}
+
 /// Spearman's ρ of FLOPs and of parameter counts with the labels of `samples`.
 pub fn baselines(samples: &[&Sample]) -> (f64, f64) {
     let labels: Vec<f64> = samples.iter().map(|s| s.label).collect();

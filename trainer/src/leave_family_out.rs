@@ -29,14 +29,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use aiop_datasets::rank::srcc;
 use aiop_predictor::{ENCODING_VERSION, LabelScaling};
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::TrainError;
 use crate::data::{self, Sample};
-use crate::eval::{Evaluation, evaluate_beside};
+use crate::eval::{Evaluation, ensemble_srcc, evaluate_beside};
 use crate::model::ModelConfig;
 use crate::predictor::Predictor;
 use crate::protocol::mean_std;
@@ -385,23 +384,7 @@ impl FamilyScores {
     /// regressor's as `(1 − blend) · predictor + blend · regressor`; `None` when a run did
     /// not keep its predictions (cached by an older build).
     pub fn combined_srcc(&self, blend: f64) -> Option<f64> {
-        let n = self.labels.len();
-        let usable = |e: &Evaluation| {
-            e.predictions.len() == n && (blend == 0.0 || e.stats_predictions.len() == n)
-        };
-        if n == 0 || !self.runs.iter().all(usable) {
-            return None;
-        }
-        let mean: Vec<f64> = (0..n)
-            .map(|i| {
-                let runs = self.runs.iter().map(|e| {
-                    let stats = e.stats_predictions.get(i).copied().unwrap_or(0.0);
-                    (1.0 - blend) * e.predictions[i] + blend * stats
-                });
-                runs.sum::<f64>() / self.runs.len() as f64
-            })
-            .collect();
-        Some(srcc(&mean, &self.labels))
+        ensemble_srcc(&self.runs, &self.labels, blend)
     }
 }
 

@@ -28,6 +28,7 @@ pub mod defaults;
 pub mod eval;
 pub mod export;
 pub mod leave_family_out;
+pub mod leave_zoo_out;
 pub mod model;
 pub mod optim;
 pub mod predictor;

@@ -570,7 +570,7 @@ impl Datasets<'_> {
     }
 }
 
-fn stage_config(spec: &StageSpec, seed: u64) -> TrainConfig {
+pub(crate) fn stage_config(spec: &StageSpec, seed: u64) -> TrainConfig {
     TrainConfig {
         epochs: spec.epochs,
         batch_size: spec.batch_size,
@@ -582,7 +582,7 @@ fn stage_config(spec: &StageSpec, seed: u64) -> TrainConfig {
 
 /// The predictor cached as `cache/name` when it was trained for the same `key`; else the one
 /// `train` makes, then cached.
-fn cached(
+pub(crate) fn cached(
     cache: &Path,
     name: &str,
     key: &impl Serialize,
