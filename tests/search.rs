@@ -162,7 +162,15 @@ fn ground_truth_benchmark_runs_every_method() {
     for m in methods {
         let hv = m["hypervolume"][0].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&hv), "{m}");
+        // every evaluated network includes the returned ones: it dominates at least as much
+        let explored = m["explored_hypervolume"][0].as_f64().unwrap();
+        assert!(explored >= hv - 1e-12 && explored <= 1.0, "{m}");
     }
+    // the MACs-only search returns everything it evaluated
+    assert_eq!(
+        methods[2]["explored_hypervolume"],
+        methods[2]["hypervolume"]
+    );
     // the predictor-guided methods choose networks no more expensive than their starts
     let reduction = methods[0]["reduction"][0].as_f64().unwrap();
     assert!((0.0..100.0).contains(&reduction), "{}", methods[0]);

@@ -264,3 +264,41 @@ fn heads_experiment_takes_family_and_task_from_its_config_unless_flags_say_other
     assert!(run(&[]).contains("unknown family `vgg`"));
     assert!(run(&["--family", "mbv3"]).contains("unknown task `depth`"));
 }
+
+#[test]
+#[ignore = "slow tier: a --quick heads experiment (every phase, a few steps), about 30 s"]
+fn heads_quick_experiment_writes_the_report_with_test_retest_and_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = aiop(&[
+        "heads",
+        "experiment",
+        "--quick",
+        "--family",
+        "resnet",
+        "--task",
+        "segmentation",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for row in [
+        "| test-retest (run 1 vs 2) |",
+        "| latent sampling |",
+        "| MACs |",
+    ] {
+        assert!(report.contains(row), "{row} missing:\n{report}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let bodies = json["bodies"].as_array().unwrap();
+    assert!(!bodies.is_empty());
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b["ground_truth_runs"].as_array().unwrap().len() == 2)
+    );
+    assert!(out.join("segmentation.aiopds").is_file());
+}

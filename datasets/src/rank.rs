@@ -42,6 +42,34 @@ pub fn srcc(x: &[f64], y: &[f64]) -> f64 {
     pearson(&ranks(x), &ranks(y))
 }
 
+/// The 95 % percentile-bootstrap interval of Spearman's ρ between `x` and `y`: `resamples`
+/// draws of the pairs with replacement (seeded, so the same data give the same interval).
+/// `None` when fewer than 3 pairs or no draw gives a finite ρ (every value tied).
+pub fn srcc_interval(x: &[f64], y: &[f64], resamples: usize, seed: u64) -> Option<(f64, f64)> {
+    use rand::{Rng, SeedableRng};
+    let n = x.len().min(y.len());
+    if n < 3 {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+    let mut draws: Vec<f64> = (0..resamples)
+        .filter_map(|_| {
+            for k in 0..n {
+                let i = rng.random_range(0..n);
+                (a[k], b[k]) = (x[i], y[i]);
+            }
+            Some(srcc(&a, &b)).filter(|r| r.is_finite())
+        })
+        .collect();
+    if draws.is_empty() {
+        return None;
+    }
+    draws.sort_by(f64::total_cmp);
+    let at = |q: f64| draws[((q * draws.len() as f64) as usize).min(draws.len() - 1)];
+    Some((at(0.025), at(0.975)))
+}
+
 /// Kendall's τ-b (ties in either list handled), O(n²): fine for test sets of thousands.
 pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len().min(y.len());
@@ -181,6 +209,23 @@ impl Ranking {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn srcc_interval_brackets_the_estimate_and_narrows_with_more_pairs() {
+        let x: Vec<f64> = (0..30).map(f64::from).collect();
+        // a noisy monotone relation: ρ near 0.8
+        let y: Vec<f64> = x.iter().map(|v| v + 12.0 * ((v * 7.3).sin())).collect();
+        let rho = srcc(&x, &y);
+        let (lo, hi) = srcc_interval(&x, &y, 1000, 0).unwrap();
+        assert!(lo < rho && rho < hi && hi <= 1.0, "{lo} {rho} {hi}");
+        assert_eq!(srcc_interval(&x, &y, 1000, 0), Some((lo, hi)), "seeded");
+        let x4: Vec<f64> = (0..120).map(f64::from).collect();
+        let y4: Vec<f64> = x4.iter().map(|v| v + 48.0 * ((v * 7.3).sin())).collect();
+        let (lo4, hi4) = srcc_interval(&x4, &y4, 1000, 0).unwrap();
+        assert!(hi4 - lo4 < hi - lo, "{lo4}..{hi4} vs {lo}..{hi}");
+        assert_eq!(srcc_interval(&x[..2], &y[..2], 100, 0), None);
+        assert_eq!(srcc_interval(&[1.0; 5], &[2.0; 5], 100, 0), None);
+    }
 
     #[test]
     fn kendall_of_known_lists() {

@@ -4,6 +4,11 @@
 //! head trained individually) against pseudo-labels from a short fine-tune of the body with a
 //! shared head trained by body swapping or by latent sampling. Every body's CG (body and task
 //! head, written as ONNX and converted) is returned with its labels.
+//!
+//! Whether the ground truth can be trusted is measured, not assumed: each body is trained
+//! `ground_truth_runs` times from different random states and scenes, and the SRCC between
+//! halves of those runs (test-retest) comes with a bootstrap 95 % interval, in every measure
+//! of the task (the headline metric, others, the negative test loss).
 
 use std::time::Instant;
 
@@ -18,7 +23,7 @@ use tch::{Device, Tensor};
 
 use super::bodies::{BodyNet, Levels};
 use super::latent::{BodyPool, LatentStats};
-use super::metrics::{Confusion, keypoint_ap, pck};
+use super::metrics::{Confusion, keypoint_ap, pck, pck_auc};
 use super::synthetic::{SceneTensors, SyntheticSet};
 use super::targets::argmax_keypoints;
 use super::task_heads::{HEATMAP_STRIDE, TaskHead};
@@ -37,13 +42,24 @@ pub struct ExperimentConfig {
     pub batch: i64,
     /// Supernet pretraining on classification (a random body per step).
     pub pretrain_steps: usize,
-    /// Test bodies, spread round robin over the length bins.
+    /// Test bodies.
     pub bodies: usize,
+    /// How the test bodies are drawn (see [`TestSpread`]).
+    pub spread: TestSpread,
     pub bins: usize,
     /// `N`: bodies per bin in the latent-sampling set.
     pub per_bin: usize,
     /// Steps of an individually trained body and head (the ground truth).
     pub ground_truth_steps: usize,
+    /// Independent trainings of each ground-truth body (each with its own initial head weights
+    /// and training scenes). The ground truth is their mean; the SRCC between the means of
+    /// the two halves of the runs (run 1 vs run 2 for two) is the test-retest SRCC, how far
+    /// the ground truth can be trusted.
+    pub ground_truth_runs: usize,
+    /// The body's learning rate as a fraction of the head's, in the ground-truth and
+    /// pseudo-label trials (1: one rate for both; the head starts from scratch or from a shared
+    /// head, the body from the pretrained supernet).
+    pub body_rate: f64,
     /// Steps of each shared head.
     pub shared_steps: usize,
     /// Body swapping changes the body every this many minibatches (the paper: 10).
@@ -53,11 +69,25 @@ pub struct ExperimentConfig {
     /// Adam's peak learning rate in every training: a warm-up over the first 5 % of the steps,
     /// then a cosine decay to zero.
     pub learning_rate: f64,
+    /// Resamples of the bootstrap behind every SRCC's 95 % interval.
+    pub bootstrap: usize,
+}
+
+/// How the test bodies are drawn from their family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestSpread {
+    /// Round robin over the length bins, uniform choices otherwise (the paper's sampling).
+    Length,
+    /// Evenly spaced in log MACs, from bodies whose choices lean to the smallest options to
+    /// bodies leaning to the largest ([`Family::sample_toward`]): more different bodies.
+    Macs,
 }
 
 impl Default for ExperimentConfig {
-    /// Sized for under an hour on two CPU cores: measured 30.4 min for mbv3 pose and 19.5 min
-    /// for resnet segmentation (docs/heads.md).
+    /// Sized for under 45 minutes on two CPU cores: 16 bodies spread over MACs, each trained
+    /// twice for the test-retest SRCC, the body at a tenth of the head's rate (docs/heads.md
+    /// has the timings and why: 12 resnet bodies took 24–35 min).
     fn default() -> Self {
         ExperimentConfig {
             family: "mbv3".into(),
@@ -67,14 +97,18 @@ impl Default for ExperimentConfig {
             test_images: 512,
             batch: 32,
             pretrain_steps: 1000,
-            bodies: 30,
+            bodies: 16,
+            spread: TestSpread::Macs,
             bins: 5,
             per_bin: 2,
             ground_truth_steps: 300,
+            ground_truth_runs: 2,
+            body_rate: 0.1,
             shared_steps: 400,
             swap_every: 10,
             finetune_steps: 40,
             learning_rate: 5e-3,
+            bootstrap: 1000,
         }
     }
 }
@@ -88,20 +122,49 @@ pub struct BodyLabels {
     pub bin: usize,
     pub macs: u64,
     pub params: u64,
+    /// The mean of `ground_truth_runs`.
     pub ground_truth: f64,
+    /// The metric of each independent ground-truth training.
+    pub ground_truth_runs: Vec<f64>,
     pub body_swap: f64,
     pub latent_sampling: f64,
-    /// Keypoint AP (COCO-style OKS) of the three, for pose.
-    pub keypoint_ap: Option<[f64; 3]>,
+    /// Every measure of the task (the headline first; see [`measures`]) by each method.
+    pub measures: Vec<MeasureLabels>,
 }
 
-/// Mean, standard deviation and SRCC to the ground truth of one labelling method.
+/// One body's labels in one measure.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MeasureLabels {
+    pub measure: String,
+    pub ground_truth_runs: Vec<f64>,
+    pub body_swap: f64,
+    pub latent_sampling: f64,
+}
+
+/// How one measure behaves over the bodies: the SRCC between halves of the ground-truth runs
+/// (test-retest, with its bootstrap 95 % interval) and each method's SRCC to the ground truth
+/// (the mean of the runs) in that measure.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MeasureSummary {
+    pub measure: String,
+    pub test_retest: Option<f64>,
+    pub test_retest_interval: Option<[f64; 2]>,
+    pub body_swap: Option<f64>,
+    pub latent_sampling: Option<f64>,
+    pub macs: Option<f64>,
+}
+
+/// Mean, standard deviation and SRCC to the ground truth (with its bootstrap 95 % interval) of
+/// one labelling method; for the test-retest row, the SRCC between the halves of the
+/// ground-truth runs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MethodSummary {
     pub method: String,
-    pub mean: f64,
-    pub std: f64,
+    /// Mean and standard deviation in the metric (none for MACs).
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
     pub srcc: Option<f64>,
+    pub srcc_interval: Option<[f64; 2]>,
 }
 
 /// Seconds spent in each phase.
@@ -125,6 +188,8 @@ pub struct ExperimentReport {
     pub pretrain_top1: f64,
     pub bodies: Vec<BodyLabels>,
     pub summary: Vec<MethodSummary>,
+    /// Test-retest and method SRCCs in every measure of the task.
+    pub measures: Vec<MeasureSummary>,
     pub timings: Timings,
 }
 
@@ -161,6 +226,12 @@ const PIXEL_STD: f64 = 0.25;
 const SEED_TEST_SCENES: u64 = 0x7e57;
 const SEED_TRIAL: u64 = 0x7121;
 const SEED_SHARED_HEAD: u64 = 0x5ead;
+/// The stride between the seeds of independent runs of a trial.
+const SEED_RUN: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// Optimiser groups of a trial: the head at the peak rate, the body at `body_rate` times it.
+const HEAD_GROUP: usize = 0;
+const BODY_GROUP: usize = 1;
 
 fn standardise(mut scenes: SceneTensors) -> SceneTensors {
     scenes.images = (scenes.images - PIXEL_MEAN) / PIXEL_STD;
@@ -183,6 +254,7 @@ impl TestSet {
 
 /// The endless training scenes: minibatch `k` holds scenes `k·B .. (k+1)·B` of the seed, so no
 /// scene is seen twice and every trial that starts at minibatch 0 sees the same ones.
+#[derive(Clone, Copy)]
 struct TrainStream {
     seed: u64,
     size: usize,
@@ -190,6 +262,14 @@ struct TrainStream {
 }
 
 impl TrainStream {
+    /// The stream of independent run `run` (run 0: this one).
+    fn for_run(&self, run: u64) -> TrainStream {
+        TrainStream {
+            seed: self.seed.wrapping_add(run.wrapping_mul(SEED_RUN)),
+            ..*self
+        }
+    }
+
     fn batch(&self, k: usize, size: i64) -> Result<SceneTensors, HeadsError> {
         let size = size as u64;
         let start = k as u64 * size;
@@ -224,10 +304,10 @@ pub fn run(
     let (supernet, pretrain_top1) = experiment.pretrain()?;
     timings.pretrain = t.elapsed().as_secs_f64();
 
-    // 2. test bodies, round robin over the length bins
-    let (bins, tests) = experiment.test_bodies();
+    // 2. test bodies, round robin over the length bins or spread over MACs
+    let (bins, tests) = experiment.test_bodies()?;
 
-    // 3. ground truth: each body with a fresh head of its own widths
+    // 3. ground truth: each body with a fresh head of its own widths, `ground_truth_runs` times
     let t = Instant::now();
     let ground_truth = experiment.ground_truth(&supernet, &tests)?;
     timings.ground_truth = t.elapsed().as_secs_f64();
@@ -253,10 +333,20 @@ pub fn run(
             bin: bins.of(body.length()).unwrap_or(0),
             macs: cg.macs(),
             params: cg.params(),
-            ground_truth: gt.0,
-            body_swap: swap.0,
-            latent_sampling: latent.0,
-            keypoint_ap: gt.1.zip(swap.1).zip(latent.1).map(|((a, b), c)| [a, b, c]),
+            ground_truth: mean(gt.iter().map(|run| run[0])),
+            ground_truth_runs: gt.iter().map(|run| run[0]).collect(),
+            body_swap: swap[0],
+            latent_sampling: latent[0],
+            measures: measures(experiment.head)
+                .iter()
+                .enumerate()
+                .map(|(m, name)| MeasureLabels {
+                    measure: (*name).into(),
+                    ground_truth_runs: gt.iter().map(|run| run[m]).collect(),
+                    body_swap: swap[m],
+                    latent_sampling: latent[m],
+                })
+                .collect(),
         };
         results.push((cg, labels));
         progress(Phase::PseudoLabels, i + 1, tests.len());
@@ -269,15 +359,34 @@ pub fn run(
         config: config.clone(),
         metric: metric_name(experiment.head).into(),
         pretrain_top1,
-        summary: summarise(&bodies),
+        summary: summarise(&bodies, config),
+        measures: summarise_measures(&bodies, config),
         bodies,
         timings,
     };
     Ok((report, results))
 }
 
-/// A trial's test metric and, for pose, its keypoint AP.
-type Score = (f64, Option<f64>);
+/// A trial's test measures, in the order of [`measures`] (the headline metric first).
+type Score = Vec<f64>;
+
+/// The measures a trial of `head` reports, the headline first, every one higher-is-better:
+/// other metrics of the task, and the negative test loss (the smoothest, most repeatable).
+pub fn measures(head: Head) -> &'static [&'static str] {
+    match head {
+        Head::Pose => &["PCK@0.2", "keypoint AP", "PCK AUC", "-heatmap loss"],
+        Head::Segmentation => &["mIoU", "pixel accuracy", "-cross-entropy"],
+        Head::Classification => &["top-1", "-cross-entropy"],
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    sum / n.max(1) as f64
+}
+
+/// Candidate bodies drawn per test body when the test bodies are spread over MACs.
+const CANDIDATES_PER_BODY: usize = 8;
 
 /// What the phases of one run share: the settings, the random stream that picks bodies, and
 /// the training and test scenes.
@@ -362,6 +471,7 @@ impl<'a> Experiment<'a> {
         train_scheduled(
             &store,
             config.learning_rate,
+            None,
             config.pretrain_steps,
             |step| {
                 let body = if step % 4 == 0 {
@@ -376,33 +486,74 @@ impl<'a> Experiment<'a> {
             |step| progress(Phase::Pretrain, step + 1, config.pretrain_steps),
         )?;
         // the shared batch-norm statistics mix every body: measure with batch statistics
-        let top1 = evaluate(&net, &family.largest(), &classifier, &self.test, true)?.0;
+        let top1 = evaluate(&net, &family.largest(), &classifier, &self.test, true)?[0];
         store.freeze();
         Ok((Supernet { _store: store, net }, top1))
     }
 
-    /// The test bodies, sampled round robin over the length bins, and the bins.
-    fn test_bodies(&mut self) -> (LengthBins, Vec<Body>) {
+    /// The test bodies (see [`TestSpread`]) and the length bins.
+    fn test_bodies(&mut self) -> Result<(LengthBins, Vec<Body>), HeadsError> {
         let bins = LengthBins::new(self.family, self.config.bins);
-        let tests = (0..self.config.bodies)
-            .map(|i| {
-                let bin = bins.bins[i % bins.bins.len()];
-                self.family.sample_with_length(bin, &mut self.rng)
-            })
-            .collect();
-        (bins, tests)
+        let n = self.config.bodies;
+        let tests = match self.config.spread {
+            TestSpread::Length => (0..n)
+                .map(|i| {
+                    let bin = bins.bins[i % bins.bins.len()];
+                    self.family.sample_with_length(bin, &mut self.rng)
+                })
+                .collect(),
+            TestSpread::Macs => self.bodies_over_macs(n)?,
+        };
+        Ok((bins, tests))
     }
 
-    /// Each body trained with a fresh head of its own widths.
-    fn ground_truth(&self, supernet: &Supernet, tests: &[Body]) -> Result<Vec<Score>, HeadsError> {
+    /// `n` bodies evenly spaced in log MACs (with the task head) between the smallest and the
+    /// largest of `n · CANDIDATES_PER_BODY` candidates drawn from small to large.
+    fn bodies_over_macs(&mut self, n: usize) -> Result<Vec<Body>, HeadsError> {
+        let count = n * CANDIDATES_PER_BODY;
+        let mut candidates = Vec::with_capacity(count);
+        for i in 0..count {
+            let size = i as f64 / (count - 1).max(1) as f64;
+            let body = self.family.sample_toward(size, &mut self.rng);
+            let macs = body_cg(&body, self.head, self.config.resolution)?.macs();
+            candidates.push(((macs.max(1) as f64).ln(), Some(body)));
+        }
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (lo, hi) = (candidates[0].0, candidates[count - 1].0);
+        let mut picked = Vec::with_capacity(n);
+        for i in 0..n {
+            let target = lo + (hi - lo) * i as f64 / (n - 1).max(1) as f64;
+            // the nearest candidate not picked yet (there are more candidates than picks)
+            let nearest = candidates
+                .iter_mut()
+                .filter(|c| c.1.is_some())
+                .min_by(|a, b| (a.0 - target).abs().total_cmp(&(b.0 - target).abs()));
+            picked.extend(nearest.and_then(|c| c.1.take()));
+        }
+        Ok(picked)
+    }
+
+    /// Each body trained `ground_truth_runs` times with a fresh head of its own widths.
+    fn ground_truth(
+        &self,
+        supernet: &Supernet,
+        tests: &[Body],
+    ) -> Result<Vec<Vec<Score>>, HeadsError> {
+        let runs = self.config.ground_truth_runs.max(1);
         let mut scores = Vec::with_capacity(tests.len());
         for (i, body) in tests.iter().enumerate() {
-            let fresh = Trial {
-                inputs: body.level_channels(),
-                shared: None,
-                steps: self.config.ground_truth_steps,
-            };
-            scores.push(self.score(&fresh, supernet, body)?);
+            let body_scores = (0..runs)
+                .map(|run| {
+                    let fresh = Trial {
+                        inputs: body.level_channels(),
+                        shared: None,
+                        steps: self.config.ground_truth_steps,
+                        run,
+                    };
+                    self.score(&fresh, supernet, body)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            scores.push(body_scores);
             (self.progress)(Phase::GroundTruth, i + 1, tests.len());
         }
         Ok(scores)
@@ -470,6 +621,7 @@ impl<'a> Experiment<'a> {
                 inputs: self.widths(),
                 shared: Some(store),
                 steps: self.config.finetune_steps,
+                run: 0,
             };
             self.score(&tuned, supernet, body)
         };
@@ -488,35 +640,109 @@ impl<'a> Experiment<'a> {
     }
 }
 
-/// Mean, spread and (for the pseudo-labels) SRCC to the ground truth of each method.
-fn summarise(labels: &[BodyLabels]) -> Vec<MethodSummary> {
+/// Mean and spread of each labelling method and its SRCC (bootstrap 95 % interval) to the
+/// ground truth; the test-retest row compares the first two ground-truth runs, the MACs row
+/// ranks by MACs alone.
+fn summarise(labels: &[BodyLabels], config: &ExperimentConfig) -> Vec<MethodSummary> {
+    use aiop_datasets::rank;
     let truth: Vec<f64> = labels.iter().map(|l| l.ground_truth).collect();
-    let summary = |method: &str, values: Vec<f64>, with_srcc: bool| {
+    let spread = |values: &[f64]| {
         let n = values.len().max(1) as f64;
         let mean = values.iter().sum::<f64>() / n;
         let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        (Some(mean), Some(std))
+    };
+    let correlated = |method: &str, values: Vec<f64>, against: &[f64], (mean, std)| {
+        let srcc = Some(rank::srcc(&values, against)).filter(|v| v.is_finite());
+        let interval = rank::srcc_interval(&values, against, config.bootstrap, config.seed);
         MethodSummary {
             method: method.into(),
             mean,
             std,
-            srcc: with_srcc
-                .then(|| aiop_datasets::rank::srcc(&values, &truth))
-                .filter(|v| v.is_finite()),
+            srcc,
+            srcc_interval: interval.map(|(lo, hi)| [lo, hi]),
         }
     };
-    vec![
-        summary("ground truth", truth.clone(), false),
-        summary(
+    let mut rows = vec![MethodSummary {
+        method: "ground truth".into(),
+        mean: spread(&truth).0,
+        std: spread(&truth).1,
+        srcc: None,
+        srcc_interval: None,
+    }];
+    let runs: Vec<&[f64]> = labels.iter().map(|l| &l.ground_truth_runs[..]).collect();
+    if let Some((first, second)) = halves(&runs) {
+        let k = config.ground_truth_runs / 2;
+        let method = match k {
+            1 => "test-retest (run 1 vs 2)".to_string(),
+            _ => format!("test-retest (runs 1–{k} vs {}–{})", k + 1, 2 * k),
+        };
+        rows.push(correlated(&method, first.clone(), &second, spread(&first)));
+    }
+    for (method, values) in [
+        (
             "body swap",
-            labels.iter().map(|l| l.body_swap).collect(),
-            true,
+            labels.iter().map(|l| l.body_swap).collect::<Vec<_>>(),
         ),
-        summary(
+        (
             "latent sampling",
             labels.iter().map(|l| l.latent_sampling).collect(),
-            true,
         ),
-    ]
+    ] {
+        let moments = spread(&values);
+        rows.push(correlated(method, values, &truth, moments));
+    }
+    let macs = labels.iter().map(|l| l.macs as f64).collect();
+    rows.push(correlated("MACs", macs, &truth, (None, None)));
+    rows
+}
+
+/// The bodies' mean of the first and of the second half of their runs (run 1 and run 2 for
+/// two runs): two independent measurements to correlate. `None` under two runs.
+fn halves(runs: &[&[f64]]) -> Option<(Vec<f64>, Vec<f64>)> {
+    let k = runs.iter().map(|r| r.len()).min()? / 2;
+    (k > 0).then(|| {
+        let half = |range: std::ops::Range<usize>| {
+            runs.iter()
+                .map(|r| mean(r[range.clone()].iter().copied()))
+                .collect()
+        };
+        (half(0..k), half(k..2 * k))
+    })
+}
+
+/// Test-retest and every method's SRCC to the ground truth in each measure of the task.
+fn summarise_measures(labels: &[BodyLabels], config: &ExperimentConfig) -> Vec<MeasureSummary> {
+    use aiop_datasets::rank::{srcc, srcc_interval};
+    let Some(first) = labels.first() else {
+        return Vec::new();
+    };
+    let finite = |v: f64| Some(v).filter(|v| v.is_finite());
+    let macs: Vec<f64> = labels.iter().map(|l| l.macs as f64).collect();
+    (0..first.measures.len())
+        .map(|m| {
+            let runs: Vec<&[f64]> = labels
+                .iter()
+                .map(|l| &l.measures[m].ground_truth_runs[..])
+                .collect();
+            let truth: Vec<f64> = runs.iter().map(|r| mean(r.iter().copied())).collect();
+            let method = |pick: fn(&MeasureLabels) -> f64| -> Vec<f64> {
+                labels.iter().map(|l| pick(&l.measures[m])).collect()
+            };
+            let retest = halves(&runs);
+            MeasureSummary {
+                measure: first.measures[m].measure.clone(),
+                test_retest: retest.as_ref().and_then(|(a, b)| finite(srcc(a, b))),
+                test_retest_interval: retest
+                    .as_ref()
+                    .and_then(|(a, b)| srcc_interval(a, b, config.bootstrap, config.seed))
+                    .map(|(lo, hi)| [lo, hi]),
+                body_swap: finite(srcc(&method(|l| l.body_swap), &truth)),
+                latent_sampling: finite(srcc(&method(|l| l.latent_sampling), &truth)),
+                macs: finite(srcc(&macs, &truth)),
+            }
+        })
+        .collect()
 }
 
 /// The name of the headline metric of `head`'s task.
@@ -549,6 +775,7 @@ impl SharedTraining<'_> {
         train_scheduled(
             store,
             config.learning_rate,
+            None,
             config.shared_steps,
             |step| {
                 let batch = self.train.batch(step, config.batch)?;
@@ -582,6 +809,9 @@ struct Trial<'a> {
     /// The shared head to start from.
     shared: Option<&'a nn::VarStore>,
     steps: usize,
+    /// Which independent training this is: run 0 is every trial's common start; run `r`
+    /// starts from another random state and sees other scenes.
+    run: usize,
 }
 
 impl Trial<'_> {
@@ -594,12 +824,16 @@ impl Trial<'_> {
         train: &TrainStream,
         test: &TestSet,
         config: &ExperimentConfig,
-    ) -> Result<(f64, Option<f64>), HeadsError> {
+    ) -> Result<Score, HeadsError> {
         // every trial starts from the same random state and sees the same minibatches, so
         // that bodies differ by their architecture, not by luck
-        tch::manual_seed((config.seed ^ SEED_TRIAL) as i64);
+        let run = self.run as u64;
+        tch::manual_seed(
+            (config.seed ^ SEED_TRIAL).wrapping_add(run.wrapping_mul(SEED_RUN)) as i64,
+        );
+        let train = &train.for_run(run);
         let store = nn::VarStore::new(train.device);
-        let net = supernet.extract(&(store.root() / "body"), body);
+        let net = supernet.extract(&(store.root().set_group(BODY_GROUP) / "body"), body);
         let task_head = TaskHead::new(&(store.root() / "head"), head, self.inputs);
         if let Some(shared) = self.shared {
             copy_head(shared, &store)?;
@@ -622,6 +856,7 @@ fn fit(
     train_scheduled(
         store,
         config.learning_rate,
+        Some(config.body_rate),
         steps,
         |step| {
             let batch = train.batch(step, config.batch)?;
@@ -633,18 +868,26 @@ fn fit(
 }
 
 /// Adam over the trainable variables of `store` for `steps` steps on the schedule of
-/// [`learning_rate`] (peak `base_rate`): `loss(step)` gives each step's loss, `done(step)`
-/// follows each step.
+/// [`learning_rate`] (peak `base_rate`; with `body_rate`, the variables of [`BODY_GROUP`] at
+/// that fraction of it): `loss(step)` gives each step's loss, `done(step)` follows each step.
 fn train_scheduled(
     store: &nn::VarStore,
     base_rate: f64,
+    body_rate: Option<f64>,
     steps: usize,
     mut loss: impl FnMut(usize) -> Result<Tensor, HeadsError>,
     mut done: impl FnMut(usize),
 ) -> Result<(), HeadsError> {
     let mut opt = nn::Adam::default().build(store, base_rate)?;
     for step in 0..steps {
-        opt.set_lr(learning_rate(base_rate, step, steps));
+        let rate = learning_rate(base_rate, step, steps);
+        match body_rate {
+            Some(fraction) => {
+                opt.set_lr_group(HEAD_GROUP, rate);
+                opt.set_lr_group(BODY_GROUP, rate * fraction);
+            }
+            None => opt.set_lr(rate),
+        }
         opt.backward_step(&loss(step)?);
         done(step);
     }
@@ -674,7 +917,7 @@ fn evaluate(
     head: &TaskHead,
     test: &TestSet,
     batch_statistics: bool,
-) -> Result<(f64, Option<f64>), HeadsError> {
+) -> Result<Score, HeadsError> {
     let _guard = tch::no_grad_guard();
     let n = test.set.len() as i64;
     let chunk = 128;
@@ -685,18 +928,22 @@ fn evaluate(
         outputs.push(head.forward(&net.forward(&images, body, batch_statistics), false));
     }
     let output = Tensor::cat(&outputs, 0);
+    let negative_loss = -f64::try_from(head.loss(&output, &test.tensors))?;
     match head.head {
         Head::Classification => {
             let pred = Vec::<i64>::try_from(output.argmax(1, false))?;
             let truth = Vec::<i64>::try_from(&test.tensors.classes)?;
-            Ok((super::metrics::top1_accuracy(&pred, &truth)? * 100.0, None))
+            let top1 = super::metrics::top1_accuracy(&pred, &truth)? * 100.0;
+            Ok(vec![top1, negative_loss])
         }
         Head::Segmentation => {
             let pred = Vec::<i64>::try_from(output.argmax(1, false).reshape([-1]))?;
             let truth = Vec::<i64>::try_from(test.tensors.masks.reshape([-1]))?;
             let mut confusion = Confusion::new(aiop_datasets::spaces::ofa::CLASSES as usize + 1)?;
             confusion.add(&pred, &truth)?;
-            Ok((confusion.mean_iou().unwrap_or(0.0) * 100.0, None))
+            let miou = confusion.mean_iou().unwrap_or(0.0) * 100.0;
+            let accuracy = confusion.pixel_accuracy().unwrap_or(0.0) * 100.0;
+            Ok(vec![miou, accuracy, negative_loss])
         }
         Head::Pose => {
             let points = argmax_keypoints(&output, HEATMAP_STRIDE as f64)?;
@@ -706,7 +953,8 @@ fn evaluate(
             let joints = aiop_datasets::spaces::ofa::JOINTS as usize;
             let pck = pck(&pred, &truth, &scales, joints, 0.2)? * 100.0;
             let ap = keypoint_ap(&pred, &truth, &scales, joints)? * 100.0;
-            Ok((pck, Some(ap)))
+            let auc = pck_auc(&pred, &truth, &scales, joints)? * 100.0;
+            Ok(vec![pck, ap, auc, negative_loss])
         }
     }
 }

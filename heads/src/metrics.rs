@@ -106,6 +106,14 @@ impl Confusion {
             .collect()
     }
 
+    /// The fraction of labelled pixels predicted right, `None` without labelled pixels.
+    pub fn pixel_accuracy(&self) -> Option<f64> {
+        let c = self.classes;
+        let hits: u64 = (0..c).map(|k| self.count(k, k)).sum();
+        let labelled: u64 = self.counts.iter().sum();
+        (labelled > 0).then(|| hits as f64 / labelled as f64)
+    }
+
     /// Mean of [`Confusion::iou`] over the classes that appear, `None` if none does.
     pub fn mean_iou(&self) -> Option<f64> {
         let present: Vec<f64> = self.iou().into_iter().flatten().collect();
@@ -230,9 +238,39 @@ pub fn pck(
     Ok(hits as f64 / (n * joints) as f64)
 }
 
+/// Thresholds of [`pck_auc`]: 0.05, 0.10, …, 0.50 of the object scale.
+const PCK_AUC_THRESHOLDS: [f64; 10] = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5];
+
+/// The area under the PCK curve: the mean of PCK@α over α = 0.05, 0.10, …, 0.50. A smoother
+/// measure than one threshold, since a joint just across one threshold moves it by a tenth.
+pub fn pck_auc(
+    pred: &[f32],
+    truth: &[f32],
+    scales: &[f32],
+    joints: usize,
+) -> Result<f64, HeadsError> {
+    let sum = PCK_AUC_THRESHOLDS
+        .iter()
+        .map(|&alpha| pck(pred, truth, scales, joints, alpha))
+        .sum::<Result<f64, HeadsError>>()?;
+    Ok(sum / PCK_AUC_THRESHOLDS.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heads_pixel_accuracy_and_pck_auc_of_known_cases() {
+        let mut confusion = Confusion::new(3).unwrap();
+        confusion.add(&[0, 1, 2, 2], &[0, 1, 1, 2]).unwrap();
+        assert_eq!(confusion.pixel_accuracy(), Some(0.75));
+        assert_eq!(Confusion::new(3).unwrap().pixel_accuracy(), None);
+        // one joint, scale 10: 2 px off is within α ≥ 0.2 (7 of the 10 thresholds)
+        let auc = pck_auc(&[2.0, 0.0], &[0.0, 0.0], &[10.0], 1).unwrap();
+        assert!((auc - 0.7).abs() < 1e-12, "{auc}");
+        assert_eq!(pck_auc(&[0.0, 0.0], &[0.0, 0.0], &[10.0], 1).unwrap(), 1.0);
+    }
 
     #[test]
     fn heads_top1_accuracy_counts_hits() {

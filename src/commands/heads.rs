@@ -183,27 +183,59 @@ fn run_experiment(cfg: &ExperimentConfig, output: &std::path::Path) -> Result<Ex
 fn markdown(report: &ExperimentReport) -> String {
     let c = &report.config;
     let mut s = format!(
-        "# Shared heads: {} family, {} task ({} bodies)\n\n\
+        "# Shared heads: {} family, {} task ({} bodies, spread over {:?})\n\n\
          Supernet pretrained {} steps (largest body top-1 {:.1} %); ground truth {} steps per \
-         body; shared heads {} steps (latent set: {} bins × {}); pseudo-labels after {} \
-         fine-tune steps.\n\n| method | mean {m} | std | SRCC to ground truth |\n|---|---:|---:|---:|\n",
+         body, {} independent run(s), the body at {} × the head's learning rate; shared heads {} \
+         steps (latent set: {} bins × {}); pseudo-labels after {} fine-tune steps. SRCC \
+         intervals: 95 % bootstrap over the bodies ({} resamples).\n\n\
+         | method | mean {m} | std | SRCC to ground truth | 95 % interval |\n|---|---:|---:|---:|---|\n",
         c.family,
         c.task,
         report.bodies.len(),
+        c.spread,
         c.pretrain_steps,
         report.pretrain_top1,
         c.ground_truth_steps,
+        c.ground_truth_runs,
+        c.body_rate,
         c.shared_steps,
         c.bins,
         c.per_bin,
         c.finetune_steps,
+        c.bootstrap,
         m = report.metric,
     );
+    let number =
+        |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |v| format!("{v:.digits$}"));
     for m in &report.summary {
-        let srcc = m.srcc.map_or("—".to_string(), |v| format!("{v:.3}"));
+        let interval = m
+            .srcc_interval
+            .map_or("—".to_string(), |[lo, hi]| format!("[{lo:.2}, {hi:.2}]"));
         s += &format!(
-            "| {} | {:.2} | {:.2} | {} |\n",
-            m.method, m.mean, m.std, srcc
+            "| {} | {} | {} | {} | {} |\n",
+            m.method,
+            number(m.mean, 2),
+            number(m.std, 2),
+            number(m.srcc, 3),
+            interval
+        );
+    }
+    s += "\nEvery measure of the task (higher is better): test-retest SRCC between the halves of \
+          the ground-truth runs, and each method's SRCC to the ground truth in that measure.\n\n\
+          | measure | test-retest | 95 % interval | body swap | latent sampling | MACs |\n\
+          |---|---:|---|---:|---:|---:|\n";
+    for m in &report.measures {
+        let interval = m
+            .test_retest_interval
+            .map_or("—".to_string(), |[lo, hi]| format!("[{lo:.2}, {hi:.2}]"));
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            m.measure,
+            number(m.test_retest, 3),
+            interval,
+            number(m.body_swap, 3),
+            number(m.latent_sampling, 3),
+            number(m.macs, 3)
         );
     }
     let t = &report.timings;

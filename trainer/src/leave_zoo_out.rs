@@ -131,12 +131,7 @@ pub fn run(
     device: Device,
     mut log: impl FnMut(&str),
 ) -> Result<Report, TrainError> {
-    if spec.kind != KIND {
-        return Err(TrainError::Invalid(format!(
-            "protocol kind `{}`: expected `{KIND}`",
-            spec.kind
-        )));
-    }
+    crate::protocol::expect_kind(&spec.kind, KIND)?;
     if spec.seeds.is_empty() || spec.pretrain.epochs == 0 || spec.transfers.is_empty() {
         return Err(TrainError::Invalid(
             "no seeds, no pretraining epochs or no transfers".into(),

@@ -570,6 +570,16 @@ impl Datasets<'_> {
     }
 }
 
+/// An error unless a protocol file's `kind` is `expected`.
+pub(crate) fn expect_kind(kind: &str, expected: &str) -> Result<(), TrainError> {
+    if kind == expected {
+        return Ok(());
+    }
+    Err(TrainError::Invalid(format!(
+        "protocol kind `{kind}`: expected `{expected}`"
+    )))
+}
+
 pub(crate) fn stage_config(spec: &StageSpec, seed: u64) -> TrainConfig {
     TrainConfig {
         epochs: spec.epochs,

@@ -95,6 +95,9 @@ pub const RESNET_BASE_DEPTHS: [usize; 4] = [2, 2, 4, 2];
 pub const RESNET_EXTRA_DEPTHS: [usize; 3] = [0, 1, 2];
 pub const RESNET_RATIOS: [f64; 3] = [0.2, 0.25, 0.35];
 pub const RESNET_MULTIPLIERS: [f64; 3] = [0.65, 0.8, 1.0];
+/// The indices of every elastic dimension's three options (each list above is in increasing
+/// order of size).
+const OPTION_INDICES: [usize; 3] = [0, 1, 2];
 
 /// A search space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -162,15 +165,39 @@ impl Family {
 
     /// A uniformly random body.
     pub fn sample(self, rng: &mut impl Rng) -> Body {
+        // choosing an index of a 3-option list draws as choosing the option itself did
+        self.sample_by(|options| *OPTION_INDICES[..options].choose(rng).unwrap_or(&0))
+    }
+
+    /// A random body whose every elastic choice leans toward the `size` quantile of its options
+    /// (0: the smallest, 1: the largest): that option with probability 3/4, else a uniform one.
+    /// Sweeping `size` over [0, 1] gives bodies across the family's whole range of MACs, which
+    /// uniform sampling (a sum of many independent choices) rarely reaches.
+    pub fn sample_toward(self, size: f64, rng: &mut impl Rng) -> Body {
+        let size = size.clamp(0.0, 1.0);
+        self.sample_by(|options| {
+            if rng.random_bool(0.75) {
+                (size * (options - 1) as f64).round() as usize
+            } else {
+                rng.random_range(0..options)
+            }
+        })
+    }
+
+    /// A body whose every elastic choice is `pick(number of options)`, an index into the
+    /// options in increasing order of size.
+    fn sample_by(self, mut pick: impl FnMut(usize) -> usize) -> Body {
+        let options = OPTION_INDICES.len();
+        let mut choose = || pick(options).min(options - 1);
         match self {
             Family::MobileNetV3 => Body::MobileNetV3(MbBody {
                 stages: (0..MBV3_STAGES.len())
                     .map(|_| {
-                        let depth = *MBV3_DEPTHS.choose(rng).unwrap_or(&2);
+                        let depth = MBV3_DEPTHS[choose()];
                         (0..depth)
                             .map(|_| MbBlock {
-                                expand: *MBV3_EXPANDS.choose(rng).unwrap_or(&6),
-                                kernel: *MBV3_KERNELS.choose(rng).unwrap_or(&3),
+                                expand: MBV3_EXPANDS[choose()],
+                                kernel: MBV3_KERNELS[choose()],
                             })
                             .collect()
                     })
@@ -179,13 +206,10 @@ impl Family {
             Family::ResNet => Body::ResNet(ResBody {
                 stages: (0..4)
                     .map(|s| {
-                        let depth =
-                            RESNET_BASE_DEPTHS[s] + *RESNET_EXTRA_DEPTHS.choose(rng).unwrap_or(&0);
+                        let depth = RESNET_BASE_DEPTHS[s] + RESNET_EXTRA_DEPTHS[choose()];
                         ResStage {
-                            multiplier: *RESNET_MULTIPLIERS.choose(rng).unwrap_or(&1.0),
-                            ratios: (0..depth)
-                                .map(|_| *RESNET_RATIOS.choose(rng).unwrap_or(&0.25))
-                                .collect(),
+                            multiplier: RESNET_MULTIPLIERS[choose()],
+                            ratios: (0..depth).map(|_| RESNET_RATIOS[choose()]).collect(),
                         }
                     })
                     .collect(),
