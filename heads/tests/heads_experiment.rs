@@ -79,4 +79,11 @@ fn the_experiment_runs_end_to_end_at_toy_size() {
         ..config
     };
     assert!(experiment::run(&bad, Device::Cpu, &|_, _, _| {}).is_err());
+    let negative = ExperimentConfig {
+        family: "resnet".into(),
+        body_rate: -0.1,
+        ..bad
+    };
+    let error = experiment::run(&negative, Device::Cpu, &|_, _, _| {}).unwrap_err();
+    assert!(error.to_string().contains("body_rate -0.1"), "{error}");
 }
