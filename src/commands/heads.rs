@@ -207,17 +207,16 @@ fn markdown(report: &ExperimentReport) -> String {
     );
     let number =
         |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |v| format!("{v:.digits$}"));
+    let interval =
+        |v: Option<[f64; 2]>| v.map_or("—".to_string(), |[lo, hi]| format!("[{lo:.2}, {hi:.2}]"));
     for m in &report.summary {
-        let interval = m
-            .srcc_interval
-            .map_or("—".to_string(), |[lo, hi]| format!("[{lo:.2}, {hi:.2}]"));
         s += &format!(
             "| {} | {} | {} | {} | {} |\n",
             m.method,
             number(m.mean, 2),
             number(m.std, 2),
             number(m.srcc, 3),
-            interval
+            interval(m.srcc_interval)
         );
     }
     s += "\nEvery measure of the task (higher is better): test-retest SRCC between the halves of \
@@ -225,14 +224,11 @@ fn markdown(report: &ExperimentReport) -> String {
           | measure | test-retest | 95 % interval | body swap | latent sampling | MACs |\n\
           |---|---:|---|---:|---:|---:|\n";
     for m in &report.measures {
-        let interval = m
-            .test_retest_interval
-            .map_or("—".to_string(), |[lo, hi]| format!("[{lo:.2}, {hi:.2}]"));
         s += &format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             m.measure,
             number(m.test_retest, 3),
-            interval,
+            interval(m.test_retest_interval),
             number(m.body_swap, 3),
             number(m.latent_sampling, 3),
             number(m.macs, 3)
