@@ -288,11 +288,22 @@ fn heads_quick_experiment_writes_the_report_with_test_retest_and_intervals() {
         "| test-retest (run 1 vs 2) |",
         "| latent sampling |",
         "| MACs |",
+        "| run noise | body spread | one-run ICC | runs for 0.8 |",
     ] {
         assert!(report.contains(row), "{row} missing:\n{report}");
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    // the headline's test-retest row is the first measure's, computed once
+    let headline = &json["measures"][0];
+    let retest_row = json["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["method"].as_str().unwrap().starts_with("test-retest"))
+        .unwrap();
+    assert_eq!(retest_row["srcc"], headline["test_retest"]);
+    assert!(headline.get("run_noise").is_some() && headline.get("one_run_reliability").is_some());
     let bodies = json["bodies"].as_array().unwrap();
     assert!(!bodies.is_empty());
     assert!(

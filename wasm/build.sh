@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the WASM module into wasm/www/pkg (wasm-bindgen --target web). Needs wasm/setup.sh.
 # First build ≈15 min on 2 cores (tract), then seconds. Prints the .wasm size, raw and gzipped.
+# 128-bit SIMD (simd128, in every current browser): matrixmultiply's wasm sgemm kernel, which the
+# native predictor's dense layers run on, exists only with it; LLVM vectorises the rest.
 set -euo pipefail
 cd "$(dirname "$0")"
 version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
@@ -9,6 +11,7 @@ target="${CARGO_TARGET_DIR:-$HOME/.cache/aiop/target}-wasm"
 # Debian's rustc-web and its std sources; rustup's proxies come first on PATH, hence the paths
 PATH=/usr/lib/llvm-22/bin:/usr/bin:/bin RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
 CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=true \
 CARGO_PROFILE_RELEASE_PANIC=abort CARGO_PROFILE_RELEASE_DEBUG=false \
 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_STRIP=debuginfo \

@@ -24,6 +24,7 @@ use tch::{Device, Tensor};
 use super::bodies::{BodyNet, Levels};
 use super::latent::{BodyPool, LatentStats};
 use super::metrics::{Confusion, keypoint_ap, pck, pck_auc};
+use super::retest::{Repeatability, halves};
 use super::synthetic::{SceneTensors, SyntheticSet};
 use super::targets::argmax_keypoints;
 use super::task_heads::{HEATMAP_STRIDE, TaskHead};
@@ -150,6 +151,18 @@ pub struct MeasureSummary {
     pub measure: String,
     pub test_retest: Option<f64>,
     pub test_retest_interval: Option<[f64; 2]>,
+    /// Standard deviation of one body's runs (pooled), in the measure's units.
+    #[serde(default)]
+    pub run_noise: Option<f64>,
+    /// Standard deviation of the bodies' true values (see [`Repeatability`]).
+    #[serde(default)]
+    pub body_spread: Option<f64>,
+    /// How well one run would correlate with another (ICC(1), [`Repeatability::one_run`]).
+    #[serde(default)]
+    pub one_run_reliability: Option<f64>,
+    /// Runs per body whose mean would reach a reliability of 0.8 (Spearman–Brown).
+    #[serde(default)]
+    pub runs_for_0_8: Option<f64>,
     pub body_swap: Option<f64>,
     pub latent_sampling: Option<f64>,
     pub macs: Option<f64>,
@@ -356,12 +369,13 @@ pub fn run(
     timings.total = start.elapsed().as_secs_f64();
 
     let bodies: Vec<BodyLabels> = results.iter().map(|(_, l)| l.clone()).collect();
+    let measures = summarise_measures(&bodies, config);
     let report = ExperimentReport {
         config: config.clone(),
         metric: metric_name(experiment.head).into(),
         pretrain_top1,
-        summary: summarise(&bodies, config),
-        measures: summarise_measures(&bodies, config),
+        summary: summarise(&bodies, &measures, config),
+        measures,
         bodies,
         timings,
     };
@@ -648,9 +662,14 @@ impl<'a> Experiment<'a> {
 }
 
 /// Mean and spread of each labelling method and its SRCC (bootstrap 95 % interval) to the
-/// ground truth; the test-retest row compares the first two ground-truth runs, the MACs row
-/// ranks by MACs alone.
-fn summarise(labels: &[BodyLabels], config: &ExperimentConfig) -> Vec<MethodSummary> {
+/// ground truth; the test-retest row is the headline measure's (`measures[0]`, computed by
+/// [`summarise_measures`]) with the mean and spread of the first half of the runs, the MACs
+/// row ranks by MACs alone.
+fn summarise(
+    labels: &[BodyLabels],
+    measures: &[MeasureSummary],
+    config: &ExperimentConfig,
+) -> Vec<MethodSummary> {
     use aiop_datasets::rank;
     let truth: Vec<f64> = labels.iter().map(|l| l.ground_truth).collect();
     let spread = |values: &[f64]| {
@@ -678,13 +697,20 @@ fn summarise(labels: &[BodyLabels], config: &ExperimentConfig) -> Vec<MethodSumm
         srcc_interval: None,
     }];
     let runs: Vec<&[f64]> = labels.iter().map(|l| &l.ground_truth_runs[..]).collect();
-    if let Some((first, second)) = halves(&runs) {
+    if let (Some((first, _)), Some(headline)) = (halves(&runs), measures.first()) {
         let k = config.ground_truth_runs / 2;
         let method = match k {
             1 => "test-retest (run 1 vs 2)".to_string(),
             _ => format!("test-retest (runs 1–{k} vs {}–{})", k + 1, 2 * k),
         };
-        rows.push(correlated(&method, first.clone(), &second, spread(&first)));
+        let (mean, std) = spread(&first);
+        rows.push(MethodSummary {
+            method,
+            mean,
+            std,
+            srcc: headline.test_retest,
+            srcc_interval: headline.test_retest_interval,
+        });
     }
     for (method, values) in [
         (
@@ -702,20 +728,6 @@ fn summarise(labels: &[BodyLabels], config: &ExperimentConfig) -> Vec<MethodSumm
     let macs = labels.iter().map(|l| l.macs as f64).collect();
     rows.push(correlated("MACs", macs, &truth, (None, None)));
     rows
-}
-
-/// The bodies' mean of the first and of the second half of their runs (run 1 and run 2 for
-/// two runs): two independent measurements to correlate. `None` under two runs.
-fn halves(runs: &[&[f64]]) -> Option<(Vec<f64>, Vec<f64>)> {
-    let k = runs.iter().map(|r| r.len()).min()? / 2;
-    (k > 0).then(|| {
-        let half = |range: std::ops::Range<usize>| {
-            runs.iter()
-                .map(|r| mean(r[range.clone()].iter().copied()))
-                .collect()
-        };
-        (half(0..k), half(k..2 * k))
-    })
 }
 
 /// Test-retest and every method's SRCC to the ground truth in each measure of the task.
@@ -737,6 +749,7 @@ fn summarise_measures(labels: &[BodyLabels], config: &ExperimentConfig) -> Vec<M
                 labels.iter().map(|l| pick(&l.measures[m])).collect()
             };
             let retest = halves(&runs);
+            let split = Repeatability::of(&runs);
             MeasureSummary {
                 measure: first.measures[m].measure.clone(),
                 test_retest: retest.as_ref().and_then(|(a, b)| finite(srcc(a, b))),
@@ -744,6 +757,10 @@ fn summarise_measures(labels: &[BodyLabels], config: &ExperimentConfig) -> Vec<M
                     .as_ref()
                     .and_then(|(a, b)| srcc_interval(a, b, config.bootstrap, config.seed))
                     .map(|(lo, hi)| [lo, hi]),
+                run_noise: split.map(|r| r.run_noise),
+                body_spread: split.map(|r| r.body_spread),
+                one_run_reliability: split.map(|r| r.one_run),
+                runs_for_0_8: split.and_then(|r| r.runs_for(0.8)),
                 body_swap: finite(srcc(&method(|l| l.body_swap), &truth)),
                 latent_sampling: finite(srcc(&method(|l| l.latent_sampling), &truth)),
                 macs: finite(srcc(&macs, &truth)),

@@ -8,6 +8,8 @@
 //!   per-pixel segmentation mask and five oriented keypoints, generated in parallel;
 //! - [`targets`]: Gaussian heatmap targets for keypoints and their inverse (argmax with the
 //!   quarter-cell refinement of SimpleBaselines / HRNet);
+//! - [`retest`]: how repeatable a ground truth is (test-retest halves, run noise against body
+//!   differences);
 //! - [`metrics`]: the tasks' metrics on plain slices: top-1 accuracy, mean IoU over a
 //!   confusion matrix, COCO-style keypoint AP from OKS, and PCK.
 //!
@@ -32,6 +34,7 @@ pub mod experiment;
 pub mod latent;
 pub mod layers;
 pub mod metrics;
+pub mod retest;
 pub mod synthetic;
 pub mod targets;
 pub mod task_heads;

@@ -91,6 +91,9 @@ function onMessage({ data }) {
     renderRanking();
     $("current").hidden = true;
     addFiles(files);
+  } else if (data.type === "unavailable") {
+    showError(data.message);
+    $("status").textContent = "unavailable";
   } else if (data.type === "predictor-error") {
     customPredictor = null;
     showError(data.message);

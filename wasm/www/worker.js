@@ -3,16 +3,24 @@
 // Messages in:  {type: "convert", id, name, file} · {type: "predictor", name, buffer | null}
 // Messages out: {type: "ready", ms} · {type: "result", id, name, summary, svg, predictions, ms}
 //               {type: "error", id, name, message, fatal} · {type: "predictor", name, tasks} ·
-//               {type: "predictor-error", message}
+//               {type: "predictor-error", message} · {type: "unavailable", message} (the module
+//               could not start: nothing else follows)
 import init, { Model, Predictor } from "./pkg/aiop_wasm.js";
 
 let predictor = null;
 
 async function start() {
   const t0 = performance.now();
-  await init();
-  predictor = Predictor.bundled();
+  try {
+    await init();
+    predictor = Predictor.bundled();
+  } catch (e) {
+    // e.g. a browser without WebAssembly SIMD (the module is built with simd128)
+    postMessage({ type: "unavailable", message: `aiop cannot start in this browser: ${message(e)}` });
+    return false;
+  }
   postMessage({ type: "ready", ms: performance.now() - t0, tasks: tasksOf(predictor) });
+  return true;
 }
 
 function tasksOf(p) {
@@ -26,7 +34,7 @@ function message(e) {
 const ready = start();
 
 onmessage = async ({ data }) => {
-  await ready;
+  if (!(await ready)) return;
   if (data.type === "convert") {
     let model = null;
     try {
