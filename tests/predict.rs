@@ -349,3 +349,41 @@ fn native_columns_alone_match_all_columns() {
     }
     assert!(predictor.scores_of(&refs, &[columns]).is_err());
 }
+
+/// Each member of the bundled ensemble predicts on its own; their mean is the ensemble's
+/// prediction (the blended trees shift every member alike), and the members do disagree.
+#[test]
+fn native_members_average_to_the_ensemble() {
+    let predictor =
+        RuntimePredictor::from_bytes(aiop_predictor::DEFAULT_PREDICTOR, Backend::Native).unwrap();
+    let file = std::fs::File::open(repo("models/datasets/mmseg.aiopds")).unwrap();
+    let cgs: Vec<_> = Reader::new(std::io::BufReader::new(file))
+        .unwrap()
+        .take(8)
+        .map(|r| r.unwrap().cg().unwrap())
+        .collect();
+    let graphs: Vec<_> = cgs.iter().map(encode).collect();
+    let refs: Vec<_> = graphs.iter().collect();
+    let gflops: Vec<f64> = cgs.iter().map(|c| c.macs() as f64 / 1e9).collect();
+    let mut spread = 0.0f64;
+    for c in 0..predictor.meta.tasks.len() {
+        let ensemble = predictor.predict_columns(&refs, &gflops, &[c]).unwrap();
+        let members = predictor.predict_members(&refs, &gflops, c).unwrap();
+        for (whole, each) in ensemble.iter().zip(&members) {
+            assert_eq!(each.len(), 3, "three members");
+            let mean = each.iter().sum::<f64>() / 3.0;
+            assert!(
+                (mean - whole[0]).abs() < 1e-4,
+                "column {c}: {mean} vs {}",
+                whole[0]
+            );
+            spread = spread.max(each.iter().fold(0.0, |m, v| m.max((v - mean).abs())));
+        }
+    }
+    assert!(spread > 0.01, "members agree to {spread}: not an ensemble?");
+    assert!(predictor.predict_members(&refs, &gflops, 99).is_err());
+    let tract = RuntimePredictor::from_bytes(aiop_predictor::DEFAULT_PREDICTOR, Backend::Tract);
+    if let Ok(tract) = tract {
+        assert!(tract.predict_members(&refs, &gflops, 0).is_err());
+    }
+}

@@ -288,7 +288,7 @@ fn heads_quick_experiment_writes_the_report_with_test_retest_and_intervals() {
         "| test-retest (run 1 vs 2) |",
         "| latent sampling |",
         "| MACs |",
-        "| run noise | body spread | one-run ICC | runs for 0.8 |",
+        "| run noise | body spread | one-run ICC | runs for 0.8 | ground-truth reliability |",
     ] {
         assert!(report.contains(row), "{row} missing:\n{report}");
     }
@@ -304,6 +304,13 @@ fn heads_quick_experiment_writes_the_report_with_test_retest_and_intervals() {
         .unwrap();
     assert_eq!(retest_row["srcc"], headline["test_retest"]);
     assert!(headline.get("run_noise").is_some() && headline.get("one_run_reliability").is_some());
+    // the two-run mean is at least as reliable as one run
+    if let (Some(one), Some(both)) = (
+        headline["one_run_reliability"].as_f64(),
+        headline["ground_truth_reliability"].as_f64(),
+    ) {
+        assert!(both >= one - 1e-12, "{both} < {one}");
+    }
     let bodies = json["bodies"].as_array().unwrap();
     assert!(!bodies.is_empty());
     assert!(

@@ -24,7 +24,7 @@ use tch::{Device, Tensor};
 use super::bodies::{BodyNet, Levels};
 use super::latent::{BodyPool, LatentStats};
 use super::metrics::{Confusion, keypoint_ap, pck, pck_auc};
-use super::retest::{Repeatability, halves};
+use super::retest::{Repeatability, halves, mean};
 use super::synthetic::{SceneTensors, SyntheticSet};
 use super::targets::argmax_keypoints;
 use super::task_heads::{HEATMAP_STRIDE, TaskHead};
@@ -163,6 +163,10 @@ pub struct MeasureSummary {
     /// Runs per body whose mean would reach a reliability of 0.8 (Spearman–Brown).
     #[serde(default)]
     pub runs_for_0_8: Option<f64>,
+    /// The reliability of the ground truth as used: the mean of every body's runs
+    /// (Spearman–Brown from the one-run ICC).
+    #[serde(default)]
+    pub ground_truth_reliability: Option<f64>,
     pub body_swap: Option<f64>,
     pub latent_sampling: Option<f64>,
     pub macs: Option<f64>,
@@ -341,14 +345,15 @@ pub fn run(
         let [swap, latent] = experiment.pseudo_labels(&supernet, body, [&swap, &latent])?;
         let cg = body_cg(body, experiment.head, config.resolution)?;
         let gt = &ground_truth[i];
+        let headline_runs: Vec<f64> = gt.iter().map(|run| run[0]).collect();
         let labels = BodyLabels {
             name: body.name(),
             length: body.length(),
             bin: bins.of(body.length()).unwrap_or(0),
             macs: cg.macs(),
             params: cg.params(),
-            ground_truth: mean(gt.iter().map(|run| run[0])),
-            ground_truth_runs: gt.iter().map(|run| run[0]).collect(),
+            ground_truth: mean(&headline_runs),
+            ground_truth_runs: headline_runs,
             body_swap: swap[0],
             latent_sampling: latent[0],
             measures: measures(experiment.head)
@@ -393,11 +398,6 @@ pub fn measures(head: Head) -> &'static [&'static str] {
         Head::Segmentation => &["mIoU", "pixel accuracy", "-cross-entropy"],
         Head::Classification => &["top-1", "-cross-entropy"],
     }
-}
-
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    sum / n.max(1) as f64
 }
 
 /// Candidate bodies drawn per test body when the test bodies are spread over MACs.
@@ -744,10 +744,11 @@ fn summarise_measures(labels: &[BodyLabels], config: &ExperimentConfig) -> Vec<M
                 .iter()
                 .map(|l| &l.measures[m].ground_truth_runs[..])
                 .collect();
-            let truth: Vec<f64> = runs.iter().map(|r| mean(r.iter().copied())).collect();
+            let truth: Vec<f64> = runs.iter().map(|r| mean(r)).collect();
             let method = |pick: fn(&MeasureLabels) -> f64| -> Vec<f64> {
                 labels.iter().map(|l| pick(&l.measures[m])).collect()
             };
+            let runs_per_body = runs.iter().map(|r| r.len()).min().unwrap_or(0);
             let retest = halves(&runs);
             let split = Repeatability::of(&runs);
             MeasureSummary {
@@ -761,6 +762,7 @@ fn summarise_measures(labels: &[BodyLabels], config: &ExperimentConfig) -> Vec<M
                 body_spread: split.map(|r| r.body_spread),
                 one_run_reliability: split.map(|r| r.one_run),
                 runs_for_0_8: split.and_then(|r| r.runs_for(0.8)),
+                ground_truth_reliability: split.map(|r| r.of_mean(runs_per_body as f64)),
                 body_swap: finite(srcc(&method(|l| l.body_swap), &truth)),
                 latent_sampling: finite(srcc(&method(|l| l.latent_sampling), &truth)),
                 macs: finite(srcc(&macs, &truth)),

@@ -67,7 +67,8 @@ impl Repeatability {
     }
 }
 
-fn mean(values: &[f64]) -> f64 {
+/// The arithmetic mean; 0 for no values.
+pub(crate) fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 

@@ -419,6 +419,20 @@ impl Model {
     /// The scaled scores of `graph` for `columns` (indices of the bundle's tasks), in that
     /// order: the mean over the ensemble's members.
     pub fn scores(&self, graph: &EncodedGraph, columns: &[usize]) -> Result<Vec<f32>, String> {
+        let per_member = self.member_scores(graph, columns)?;
+        let share = 1.0 / self.members.len() as f32;
+        Ok((0..columns.len())
+            .map(|c| per_member.iter().map(|m| m[c]).sum::<f32>() * share)
+            .collect())
+    }
+
+    /// Each member's scaled scores of `graph` for `columns`: `[members][columns]` (how much
+    /// the ensemble's members disagree).
+    pub fn member_scores(
+        &self,
+        graph: &EncodedGraph,
+        columns: &[usize],
+    ) -> Result<Vec<Vec<f32>>, String> {
         let mut wanted = Wanted {
             head: false,
             adapters: vec![false; self.adapters],
@@ -433,12 +447,14 @@ impl Model {
             }
         }
         let adjacency = Adjacency::of(graph)?;
-        let mut sums = vec![0.0f32; self.columns];
-        for member in &self.members {
-            member.add_scores(graph, &adjacency, &wanted, &mut sums)?;
-        }
-        let share = 1.0 / self.members.len() as f32;
-        Ok(columns.iter().map(|&c| sums[c] * share).collect())
+        self.members
+            .iter()
+            .map(|member| {
+                let mut sums = vec![0.0f32; self.columns];
+                member.add_scores(graph, &adjacency, &wanted, &mut sums)?;
+                Ok(columns.iter().map(|&c| sums[c]).collect())
+            })
+            .collect()
     }
 }
 

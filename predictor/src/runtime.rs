@@ -41,6 +41,8 @@ pub enum RuntimeError {
          exceed the budget of {MAX_NEIGHBOUR_ENTRIES} (padded) entries"
     )]
     TooLarge { nodes: usize, in_degree: usize },
+    #[error("per-member predictions need the native backend (--backend native)")]
+    MembersNeedNative,
     #[error("the predictor's score of graph {graph} (0-based) is not finite")]
     NotFinite { graph: usize },
 }
@@ -252,16 +254,63 @@ impl RuntimePredictor {
             .zip(graphs.iter().zip(gflops))
             .map(|(row, (graph, &g))| {
                 row.iter()
-                    .zip(columns.iter().map(|&c| &self.meta.tasks[c]))
-                    .map(|(&z, t)| {
-                        let gnn = t.scaling.unscale(f64::from(z), g);
-                        t.graph_statistics
-                            .as_ref()
-                            .map_or(gnn, |b| b.apply(gnn, &graph.stats))
-                    })
+                    .zip(columns)
+                    .map(|(&z, &c)| self.in_metric(c, z, graph, g))
                     .collect()
             })
             .collect())
+    }
+
+    /// Each ensemble member's prediction of task `column`, in its metric: `[B][members]`
+    /// (one member for a predictor that is not an ensemble). The native backend only: the
+    /// ONNX graph outputs the members' mean.
+    pub fn predict_members(
+        &self,
+        graphs: &[&EncodedGraph],
+        gflops: &[f64],
+        column: usize,
+    ) -> Result<Vec<Vec<f64>>, RuntimeError> {
+        #[cfg(feature = "native")]
+        if let Engine::Native(m) = &self.engine {
+            if column >= self.meta.tasks.len() {
+                return Err(RuntimeError::Bundle(BundleError::NotAPredictor(format!(
+                    "no column {column} of {}",
+                    self.meta.tasks.len()
+                ))));
+            }
+            for g in graphs {
+                within_budget(g)?;
+            }
+            let rows = for_each_graph(graphs, |g| {
+                m.member_scores(g, &[column])
+                    .map(|members| members.iter().map(|s| s[0]).collect())
+                    .map_err(|message| RuntimeError::Engine {
+                        backend: Backend::Native,
+                        message,
+                    })
+            })?;
+            return Ok(checked(rows)?
+                .iter()
+                .zip(graphs.iter().zip(gflops))
+                .map(|(row, (graph, &g))| {
+                    row.iter()
+                        .map(|&z| self.in_metric(column, z, graph, g))
+                        .collect()
+                })
+                .collect());
+        }
+        let _ = (graphs, gflops, column);
+        Err(RuntimeError::MembersNeedNative)
+    }
+
+    /// The scaled score `z` of task `column` in the task's metric, blended with its
+    /// graph-statistics trees when it has them; `gflops`: the graph's MACs in billions.
+    fn in_metric(&self, column: usize, z: f32, graph: &EncodedGraph, gflops: f64) -> f64 {
+        let task = &self.meta.tasks[column];
+        let gnn = task.scaling.unscale(f64::from(z), gflops);
+        task.graph_statistics
+            .as_ref()
+            .map_or(gnn, |b| b.apply(gnn, &graph.stats))
     }
 }
 

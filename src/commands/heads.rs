@@ -222,13 +222,14 @@ fn markdown(report: &ExperimentReport) -> String {
     s += "\nEvery measure of the task (higher is better): test-retest SRCC between the halves of \
           the ground-truth runs; the runs' noise (standard deviation of one body's runs) against \
           the spread of the bodies' true values, the reliability of one run they imply (ICC(1)) \
-          and the runs per body a ground truth of reliability 0.8 needs (Spearman–Brown); each \
-          method's SRCC to the ground truth in that measure.\n\n\
-          | measure | test-retest | 95 % interval | run noise | body spread | one-run ICC | runs for 0.8 | body swap | latent sampling | MACs |\n\
-          |---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+          the runs per body a ground truth of reliability 0.8 needs and the reliability of this \
+          ground truth, the mean of every body's runs (Spearman–Brown); each method's SRCC to \
+          the ground truth in that measure.\n\n\
+          | measure | test-retest | 95 % interval | run noise | body spread | one-run ICC | runs for 0.8 | ground-truth reliability | body swap | latent sampling | MACs |\n\
+          |---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for m in &report.measures {
         s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             m.measure,
             number(m.test_retest, 3),
             interval(m.test_retest_interval),
@@ -236,6 +237,7 @@ fn markdown(report: &ExperimentReport) -> String {
             number(m.body_spread, 2),
             number(m.one_run_reliability, 2),
             number(m.runs_for_0_8, 1),
+            number(m.ground_truth_reliability, 2),
             number(m.body_swap, 3),
             number(m.latent_sampling, 3),
             number(m.macs, 3)

@@ -79,6 +79,10 @@ pub struct Args {
     /// close neighbours of a network better than far ones: docs/search.md).
     #[arg(long)]
     max_edits: Option<usize>,
+    /// Score each network by the ensemble members' mean less this many standard deviations
+    /// of theirs (a lower confidence bound; native backend, docs/search.md). 0: the mean.
+    #[arg(long, default_value_t = 0.0)]
+    caution: f64,
     /// Networks evaluated in all, the start included.
     #[arg(long, default_value_t = DEFAULT_BUDGET)]
     budget: usize,
@@ -172,6 +176,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     {
         bail!("--target-reduction is a fraction in [0, 1)");
     }
+    if !(args.caution >= 0.0 && args.caution.is_finite()) {
+        bail!("--caution is a number of standard deviations, 0 or more");
+    }
     if args.budget < 2 || args.population < 2 {
         bail!("--budget and --population must be at least 2");
     }
@@ -180,6 +187,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let predicted = Predicted {
         predictor: &predictor,
         column,
+        caution: args.caution,
     };
     let start = args.start.as_deref().unwrap_or_default();
     if args.benchmark.is_some() && !matches!(args.space, SpaceArg::Nb201) {
