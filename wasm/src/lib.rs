@@ -5,6 +5,7 @@
 
 pub mod model;
 
+use aiop_converter::onnx::skeleton::{Buffered, skeleton};
 use aiop_predictor::{Backend, DEFAULT_PREDICTOR, RuntimePredictor};
 use wasm_bindgen::prelude::*;
 
@@ -39,7 +40,7 @@ impl Model {
         let skeleton = name
             .to_ascii_lowercase()
             .ends_with(".onnx")
-            .then(|| aiop_converter::onnx::skeleton::skeleton(&JsBytes(bytes)).ok())
+            .then(|| skeleton(&Buffered::new(JsBytes(bytes))).ok())
             .flatten();
         // anything the skeleton walk refuses goes to the converter whole, for its message
         let bytes = skeleton.map_or_else(|| bytes.to_vec(), |(s, _)| s);
