@@ -326,18 +326,23 @@ fn blending_mixes_the_gnn_and_the_graph_statistics_trees() {
     assert!(!out.exists());
 }
 
+/// The first `n` CGs of the shipped segmentation zoo.
+fn segmentation_cgs(n: usize) -> Vec<aiop_converter::Cg> {
+    let file = std::fs::File::open(repo("models/datasets/mmseg.aiopds")).unwrap();
+    Reader::new(std::io::BufReader::new(file))
+        .unwrap()
+        .take(n)
+        .map(|r| r.unwrap().cg().unwrap())
+        .collect()
+}
+
 /// The native backend computes only the columns asked for: each alone gives what it gives
 /// among all four (same operations, same order), on real zoo CGs.
 #[test]
 fn native_columns_alone_match_all_columns() {
     let predictor =
         RuntimePredictor::from_bytes(aiop_predictor::DEFAULT_PREDICTOR, Backend::Native).unwrap();
-    let file = std::fs::File::open(repo("models/datasets/mmseg.aiopds")).unwrap();
-    let graphs: Vec<_> = Reader::new(std::io::BufReader::new(file))
-        .unwrap()
-        .take(8)
-        .map(|r| encode(&r.unwrap().cg().unwrap()))
-        .collect();
+    let graphs: Vec<_> = segmentation_cgs(8).iter().map(encode).collect();
     let refs: Vec<_> = graphs.iter().collect();
     let all = predictor.scores(&refs).unwrap();
     let columns = predictor.meta.tasks.len();
@@ -356,12 +361,7 @@ fn native_columns_alone_match_all_columns() {
 fn native_members_average_to_the_ensemble() {
     let predictor =
         RuntimePredictor::from_bytes(aiop_predictor::DEFAULT_PREDICTOR, Backend::Native).unwrap();
-    let file = std::fs::File::open(repo("models/datasets/mmseg.aiopds")).unwrap();
-    let cgs: Vec<_> = Reader::new(std::io::BufReader::new(file))
-        .unwrap()
-        .take(8)
-        .map(|r| r.unwrap().cg().unwrap())
-        .collect();
+    let cgs = segmentation_cgs(8);
     let graphs: Vec<_> = cgs.iter().map(encode).collect();
     let refs: Vec<_> = graphs.iter().collect();
     let gflops: Vec<f64> = cgs.iter().map(|c| c.macs() as f64 / 1e9).collect();
