@@ -221,7 +221,7 @@ fn markdown(report: &ExperimentReport) -> String {
     }
     s += "\nEvery measure of the task (higher is better): test-retest SRCC between the halves of \
           the ground-truth runs; the runs' noise (standard deviation of one body's runs) against \
-          the spread of the bodies' true values, the reliability of one run they imply (ICC(1)) \
+          the spread of the bodies' true values, the reliability of one run they imply (ICC(1)), \
           the runs per body a ground truth of reliability 0.8 needs and the reliability of this \
           ground truth, the mean of every body's runs (Spearman–Brown); each method's SRCC to \
           the ground truth in that measure.\n\n\
