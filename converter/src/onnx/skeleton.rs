@@ -237,7 +237,6 @@ mod tests {
         );
     }
 
-    /// Truncated or garbled files are errors, never panics or reads past the end.
     /// Counts its reads, to show that a buffered walk makes few.
     struct Counted<'a>(&'a [u8], std::cell::Cell<usize>);
 
@@ -276,6 +275,7 @@ mod tests {
         }
     }
 
+    /// Truncated or garbled files are errors, never panics or reads past the end.
     #[test]
     fn truncated_files_are_errors() {
         let bytes = model();
