@@ -6,7 +6,7 @@
 //! seeds per evaluation. (A pairwise ranking term and weight averaging were measured and not
 //! kept: `protocols/results/timm-leave-family-out.md`.)
 
-use crate::train::{Schedule, TrainConfig};
+use crate::train::{RankPairs, Schedule, TrainConfig};
 
 /// How long, in what batches and how fast one training stage runs by default.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,6 +26,7 @@ impl StageDefaults {
             seed,
             schedule: Schedule::Cosine,
             rank_weight: 0.0,
+            rank_pairs: RankPairs::All,
             average_last: 0.0,
         }
     }

@@ -40,7 +40,7 @@ use crate::model::ModelConfig;
 use crate::predictor::Predictor;
 use crate::protocol::mean_std;
 use crate::stats_regressor::StatsRegressor;
-use crate::train::{Hooks, Schedule, TrainConfig};
+use crate::train::{Hooks, RankPairs, Schedule, TrainConfig};
 
 /// A leave-family-out protocol file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,6 +66,9 @@ pub struct LeaveFamilyOut {
     /// Weight of the pairwise ranking term ([`TrainConfig::rank_weight`]).
     #[serde(default)]
     pub rank_weight: f64,
+    /// Which pairs the ranking term compares ([`TrainConfig::rank_pairs`]).
+    #[serde(default)]
+    pub rank_pairs: RankPairs,
     /// Fraction of the last epochs averaged into the weights ([`TrainConfig::average_last`]).
     #[serde(default)]
     pub average_last: f64,
@@ -307,6 +310,9 @@ impl LeaveFamilyOut {
         if self.rank_weight != 0.0 {
             key += &format!(" rank {}", self.rank_weight);
         }
+        if self.rank_pairs != RankPairs::default() {
+            key += &format!(" pairs {:?}", self.rank_pairs);
+        }
         if self.average_last != 0.0 {
             key += &format!(" average {}", self.average_last);
         }
@@ -353,6 +359,7 @@ fn train_and_score(
         lr: spec.lr,
         seed,
         rank_weight: spec.rank_weight,
+        rank_pairs: spec.rank_pairs,
         average_last: spec.average_last,
         schedule: spec.schedule,
     };
@@ -418,9 +425,10 @@ impl Report {
         );
         if p.rank_weight != 0.0 || p.average_last != 0.0 || p.schedule != Schedule::default() {
             out += &format!(
-                "Ranking term weight {}, weights averaged over the last {:.0} % of the epochs, \
-                 {:?} learning rate.\n\n",
+                "Ranking term weight {} ({:?} pairs), weights averaged over the last {:.0} % of \
+                 the epochs, {:?} learning rate.\n\n",
                 p.rank_weight,
+                p.rank_pairs,
                 p.average_last * 100.0,
                 p.schedule
             );

@@ -97,9 +97,29 @@ fn fit_parts(
 ) -> Result<Vec<EpochReport>, TrainError> {
     set_trainable(vs, prefixes);
     let targets = scaled_labels(samples, scaling);
-    let result = fit(forward, vs, &graphs(samples), &targets, config, hooks);
+    let result = fit(
+        forward,
+        vs,
+        &graphs(samples),
+        &targets,
+        &family_ids(samples),
+        config,
+        hooks,
+    );
     set_trainable(vs, &[]);
     result
+}
+
+/// Each sample's family as a small integer (first appearance order).
+fn family_ids(samples: &[&Sample]) -> Vec<i64> {
+    let mut ids = std::collections::HashMap::new();
+    samples
+        .iter()
+        .map(|s| {
+            let next = ids.len() as i64;
+            *ids.entry(s.family.as_str()).or_insert(next)
+        })
+        .collect()
 }
 
 impl TaskFit {

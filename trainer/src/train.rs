@@ -35,10 +35,25 @@ pub struct TrainConfig {
     /// users read from a predictor is mostly a ranking.
     #[serde(default)]
     pub rank_weight: f64,
+    /// Which pairs the ranking term compares.
+    #[serde(default)]
+    pub rank_pairs: RankPairs,
     /// Fraction of the last epochs whose end-of-epoch weights are averaged into the final
     /// weights (0: the last weights; see [`crate::average`]).
     #[serde(default)]
     pub average_last: f64,
+}
+
+/// Which pairs of a minibatch the ranking term compares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RankPairs {
+    /// Every pair.
+    #[default]
+    All,
+    /// Only pairs of networks of one family (the samples' `family`): the term then teaches
+    /// how width, depth and resolution order the networks inside a family, apart from the
+    /// offsets between families (training recipes, eras) that the squared error fits.
+    SameFamily,
 }
 
 /// How the learning rate changes over the epochs.
@@ -71,24 +86,32 @@ impl TrainConfig {
         self.epochs - window.min(self.epochs)
     }
 
-    /// The training loss of one minibatch: MSE plus the weighted ranking term.
-    pub fn loss(&self, predicted: &Tensor, target: &Tensor) -> Tensor {
+    /// The training loss of one minibatch: MSE plus the weighted ranking term; `groups` holds
+    /// each graph's family id (used by [`RankPairs::SameFamily`]).
+    pub fn loss(&self, predicted: &Tensor, target: &Tensor, groups: &Tensor) -> Tensor {
         let mse = predicted.mse_loss(target, Reduction::Mean);
         if self.rank_weight > 0.0 {
-            mse + pairwise_rank_loss(predicted, target) * self.rank_weight
+            let same = (self.rank_pairs == RankPairs::SameFamily).then_some(groups);
+            mse + pairwise_rank_loss(predicted, target, same) * self.rank_weight
         } else {
             mse
         }
     }
 }
 
-/// RankNet's loss over every ordered pair of a minibatch: softplus(−sign(yᵢ − yⱼ)·(pᵢ − pⱼ)),
-/// averaged over the pairs whose labels differ (0 when none do).
-pub fn pairwise_rank_loss(predicted: &Tensor, target: &Tensor) -> Tensor {
+/// RankNet's loss over the ordered pairs of a minibatch: softplus(−sign(yᵢ − yⱼ)·(pᵢ − pⱼ)),
+/// averaged over the pairs whose labels differ (0 when none do). With `groups`, only pairs
+/// of one group count.
+pub fn pairwise_rank_loss(predicted: &Tensor, target: &Tensor, groups: Option<&Tensor>) -> Tensor {
     let predicted = predicted.view([-1]);
     let target = target.view([-1]);
     let dp = predicted.unsqueeze(1) - predicted.unsqueeze(0);
-    let sign = (target.unsqueeze(1) - target.unsqueeze(0)).sign();
+    let mut sign = (target.unsqueeze(1) - target.unsqueeze(0)).sign();
+    if let Some(groups) = groups {
+        let groups = groups.view([-1]);
+        let same = groups.unsqueeze(1).eq_tensor(&groups.unsqueeze(0));
+        sign = sign * same.to_kind(tch::Kind::Float);
+    }
     let pairs = sign.abs().sum(tch::Kind::Float);
     let losses = (-(&sign * dp)).softplus() * sign.abs();
     losses.sum(tch::Kind::Float) / pairs.clamp_min(1.0)
@@ -188,20 +211,23 @@ impl<'a> Hooks<'a> {
 }
 
 /// Trains the variables of `vs` that require gradients to regress `targets` with `forward`
-/// (mean squared error, Adam); returns the report of every epoch.
+/// (mean squared error, Adam); `groups` gives each graph's family id, for the ranking term.
+/// Returns the report of every epoch.
 pub fn fit(
     forward: impl Fn(&GraphBatch) -> Tensor,
     vs: &nn::VarStore,
     graphs: &[&EncodedGraph],
     targets: &[f32],
+    groups: &[i64],
     config: &TrainConfig,
     mut hooks: Hooks,
 ) -> Result<Vec<EpochReport>, TrainError> {
-    if graphs.len() != targets.len() || graphs.is_empty() {
+    if graphs.len() != targets.len() || graphs.len() != groups.len() || graphs.is_empty() {
         return Err(TrainError::Invalid(format!(
-            "{} graphs for {} targets",
+            "{} graphs for {} targets and {} groups",
             graphs.len(),
-            targets.len()
+            targets.len(),
+            groups.len()
         )));
     }
     let trained: Vec<(String, Tensor)> = vs
@@ -245,7 +271,9 @@ pub fn fit(
             let batch = GraphBatch::new(&picked, vs.device());
             let target: Vec<f32> = chunk.iter().map(|&i| targets[i]).collect();
             let target = Tensor::from_slice(&target).to_device(vs.device());
-            let loss = config.loss(&forward(&batch), &target);
+            let group: Vec<i64> = chunk.iter().map(|&i| groups[i]).collect();
+            let group = Tensor::from_slice(&group).to_device(vs.device());
+            let loss = config.loss(&forward(&batch), &target, &group);
             optimizer.backward_step(&loss);
             total += loss.double_value(&[]) * chunk.len() as f64;
         }
@@ -311,4 +339,39 @@ pub fn predict(
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(t: Tensor) -> f64 {
+        t.double_value(&[])
+    }
+
+    #[test]
+    fn the_ranking_term_can_keep_to_pairs_of_one_family() {
+        // networks 0 and 1 (family 0) are ordered right, 2 and 3 (family 1) too; every pair
+        // across the families is ordered wrong
+        let target = Tensor::from_slice(&[1f32, 2., 3., 4.]);
+        let predicted = Tensor::from_slice(&[10f32, 20., -20., -10.]);
+        let groups = Tensor::from_slice(&[0i64, 0, 1, 1]);
+        let within = value(pairwise_rank_loss(&predicted, &target, Some(&groups)));
+        let all = value(pairwise_rank_loss(&predicted, &target, None));
+        // softplus(−10) over the 4 ordered same-family pairs
+        assert!((within - (-10f64).exp().ln_1p()).abs() < 1e-6, "{within}");
+        assert!(all > 10.0, "{all}");
+        // the configuration picks the pairs
+        let config = TrainConfig {
+            rank_weight: 1.0,
+            rank_pairs: RankPairs::SameFamily,
+            ..TrainConfig::default()
+        };
+        let mse = value(predicted.mse_loss(&target, Reduction::Mean));
+        let loss = value(config.loss(&predicted, &target, &groups));
+        assert!(
+            (loss - mse - within).abs() < 1e-3,
+            "{loss} vs {mse} + {within}"
+        );
+    }
 }
