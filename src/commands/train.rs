@@ -14,7 +14,7 @@ use aiop_trainer::eval::evaluate_beside;
 use aiop_trainer::model::ModelConfig;
 use aiop_trainer::predictor::Predictor;
 use aiop_trainer::protocol::ScalingKind;
-use aiop_trainer::train::{Checkpoints, EpochReport, Hooks, TrainConfig, Validation};
+use aiop_trainer::train::{Checkpoints, EpochReport, Hooks, RankPairs, TrainConfig, Validation};
 use anyhow::{Result, bail};
 
 use super::emit;
@@ -38,6 +38,24 @@ enum Method {
     Backbone,
     /// Rescale the last layer's weights only (AdaProxy).
     Adaproxy,
+}
+
+/// `--rank-pairs`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Pairs {
+    /// Every pair of a minibatch.
+    All,
+    /// Pairs of networks of one family (the dataset's `family`).
+    SameFamily,
+}
+
+impl From<Pairs> for RankPairs {
+    fn from(p: Pairs) -> RankPairs {
+        match p {
+            Pairs::All => RankPairs::All,
+            Pairs::SameFamily => RankPairs::SameFamily,
+        }
+    }
 }
 
 /// What every stage needs: data, split, scaling, optimisation, output.
@@ -71,6 +89,13 @@ pub struct FitArgs {
     /// Adam learning rate, decayed by a half cosine (default: 3e-3; 1e-4 for finetune).
     #[arg(long)]
     lr: Option<f64>,
+    /// Weight of the pairwise ranking term beside the squared error (default: 1 for train,
+    /// 0 for adapt and finetune; 0 turns it off).
+    #[arg(long)]
+    rank_weight: Option<f64>,
+    /// Which pairs the ranking term compares (default: same-family for train, all otherwise).
+    #[arg(long, value_enum)]
+    rank_pairs: Option<Pairs>,
     /// Seed of the split, the initial weights and the sample order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -262,6 +287,10 @@ fn stage_config(stage: &Stage, args: &FitArgs) -> TrainConfig {
         epochs: args.epochs.unwrap_or(stage_defaults.epochs),
         batch_size: args.batch_size.unwrap_or(stage_defaults.batch_size),
         lr: args.lr.unwrap_or(stage_defaults.lr),
+        rank_weight: args.rank_weight.unwrap_or(stage_defaults.rank_weight),
+        rank_pairs: args
+            .rank_pairs
+            .map_or(stage_defaults.rank_pairs, RankPairs::from),
         ..stage_defaults.config(args.seed)
     }
 }

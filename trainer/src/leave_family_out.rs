@@ -63,11 +63,13 @@ pub struct LeaveFamilyOut {
     /// Eq. 5 (FLOPs transform) before Eq. 4.
     #[serde(default)]
     pub flops_transform: bool,
-    /// Weight of the pairwise ranking term ([`TrainConfig::rank_weight`]).
-    #[serde(default)]
+    /// Weight of the pairwise ranking term ([`TrainConfig::rank_weight`]; default: the
+    /// pretraining stage's).
+    #[serde(default = "default_rank_weight")]
     pub rank_weight: f64,
-    /// Which pairs the ranking term compares ([`TrainConfig::rank_pairs`]).
-    #[serde(default)]
+    /// Which pairs the ranking term compares ([`TrainConfig::rank_pairs`]; default: the
+    /// pretraining stage's).
+    #[serde(default = "default_rank_pairs")]
     pub rank_pairs: RankPairs,
     /// Fraction of the last epochs averaged into the weights ([`TrainConfig::average_last`]).
     #[serde(default)]
@@ -97,6 +99,14 @@ fn default_lr() -> f64 {
 
 fn default_batch() -> usize {
     crate::defaults::PRETRAIN.batch_size
+}
+
+fn default_rank_weight() -> f64 {
+    crate::defaults::PRETRAIN.rank_weight
+}
+
+fn default_rank_pairs() -> RankPairs {
+    crate::defaults::PRETRAIN.rank_pairs
 }
 
 /// One held-out family (or scaling grid): its size and one evaluation per seed.
@@ -309,9 +319,10 @@ impl LeaveFamilyOut {
         // the settings added later join the key only when used, so that earlier caches hold
         if self.rank_weight != 0.0 {
             key += &format!(" rank {}", self.rank_weight);
-        }
-        if self.rank_pairs != RankPairs::default() {
-            key += &format!(" pairs {:?}", self.rank_pairs);
+            // which pairs matters only when the term is on
+            if self.rank_pairs != RankPairs::All {
+                key += &format!(" pairs {:?}", self.rank_pairs);
+            }
         }
         if self.average_last != 0.0 {
             key += &format!(" average {}", self.average_last);
@@ -569,10 +580,28 @@ mod tests {
             ..spec.clone()
         };
         assert!(read_cached(&file, &longer.cache_key()).is_none());
+        let all_pairs = LeaveFamilyOut {
+            rank_pairs: RankPairs::All,
+            ..spec.clone()
+        };
+        assert!(read_cached(&file, &all_pairs.cache_key()).is_none());
+        // without the term, its pairs do not matter
+        let plain = |rank_pairs| {
+            LeaveFamilyOut {
+                rank_weight: 0.0,
+                rank_pairs,
+                ..spec.clone()
+            }
+            .cache_key()
+        };
+        assert_eq!(plain(RankPairs::All), plain(RankPairs::SameFamily));
         std::fs::write(&file, b"{ truncated").unwrap();
         assert!(read_cached(&file, &spec.cache_key()).is_none());
         assert_eq!(spec.seeds, [0, 1, 2, 3, 4]);
         assert_eq!(spec.min_family, 8);
+        // unsaid, the ranking term is the pretraining stage's
+        assert_eq!(spec.rank_weight, crate::defaults::PRETRAIN.rank_weight);
+        assert_eq!(spec.rank_pairs, crate::defaults::PRETRAIN.rank_pairs);
     }
 
     fn sample(name: &str, family: &str) -> Sample {

@@ -110,7 +110,7 @@ pub fn pairwise_rank_loss(predicted: &Tensor, target: &Tensor, groups: Option<&T
     if let Some(groups) = groups {
         let groups = groups.view([-1]);
         let same = groups.unsqueeze(1).eq_tensor(&groups.unsqueeze(0));
-        sign = sign * same.to_kind(tch::Kind::Float);
+        sign *= same.to_kind(tch::Kind::Float);
     }
     let pairs = sign.abs().sum(tch::Kind::Float);
     let losses = (-(&sign * dp)).softplus() * sign.abs();
